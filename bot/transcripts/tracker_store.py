@@ -1,0 +1,175 @@
+"""A Rasa SQLTrackerStore that redacts personal data before anything is written.
+
+Rasa runs NLU and the dialogue of a turn on the in-memory tracker, then calls
+`save(tracker)`; only then does this store see the events. It serialises each new event,
+redacts the serialised copy (the in-memory events stay untouched, so the current turn
+has already been understood from the original text) and writes the copy:
+
+- user events: `text`, `parse_data.text`, entity values and offsets that fall inside a
+  redacted part, and string metadata;
+- every other event (bot utterances, slots, action results): any string that echoes a
+  piece of personal data found in this tracker's user messages is replaced by the same
+  placeholder, and bot texts / slot values are redacted as well.
+
+endpoints.yml:
+
+    tracker_store:
+      type: bot.transcripts.tracker_store.RedactingTrackerStore
+      url: ${BOT_DB_URL}
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from typing import Any, Dict, List, Optional, Text, Tuple
+
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot import redact as R
+
+logger = logging.getLogger(__name__)
+
+# Keys of event dicts that are identifiers or numbers, never visitor text.
+_KEEP_KEYS = {
+    "event", "timestamp", "name", "policy", "confidence", "action_name", "intent_name",
+    "message_id", "input_channel", "sender_id", "entity", "extractor", "processors",
+    "start", "end", "id", "type", "utter_action", "fact", "template_name", "response",
+}
+
+
+def _redact_text_and_entities(text: str, entities: List[Dict[str, Any]]) -> Tuple[str, List[Dict[str, Any]], Dict[str, str]]:
+    """Redacted text, entities re-anchored to it, and {original piece: placeholder}."""
+    redacted, spans = R.redact_with_spans(text)
+    pieces = {text[s.start:s.end]: s.placeholder for s in spans if text[s.start:s.end].strip()}
+    new_entities = []
+    for ent in entities or []:
+        ent = dict(ent)
+        try:
+            start, end = int(ent.get("start")), int(ent.get("end"))
+        except (TypeError, ValueError):
+            start = end = None
+        hit = R.overlapping(start, end, spans) if start is not None else None
+        if hit is not None:
+            ent["value"] = hit.placeholder
+            ent["start"] = R.map_offset(hit.start, spans)
+            ent["end"] = ent["start"] + len(hit.placeholder)
+        else:
+            if start is not None:
+                ent["start"] = R.map_offset(start, spans)
+                ent["end"] = R.map_offset(end, spans, end=True)
+            if isinstance(ent.get("value"), str):
+                ent["value"] = R.redact(ent["value"])
+        # if a later redaction pass moved things, re-find the entity text or drop offsets
+        if isinstance(ent.get("start"), int) and isinstance(ent.get("end"), int):
+            if not (0 <= ent["start"] <= ent["end"] <= len(redacted)):
+                ent.pop("start", None)
+                ent.pop("end", None)
+        new_entities.append(ent)
+    return redacted, new_entities, pieces
+
+
+def _scrub(value: Any, pieces: Dict[str, str], full: bool) -> Any:
+    """Replace echoed personal pieces (and, if `full`, anything redact() finds) in strings."""
+    if isinstance(value, str):
+        for piece in sorted(pieces, key=len, reverse=True):
+            if len(piece) >= 2 and piece in value:
+                value = value.replace(piece, pieces[piece])
+        return R.redact(value) if full else value
+    if isinstance(value, list):
+        return [_scrub(v, pieces, full) for v in value]
+    if isinstance(value, dict):
+        return {k: (v if k in _KEEP_KEYS and not isinstance(v, (dict, list)) else _scrub(v, pieces, full))
+                for k, v in value.items()}
+    return value
+
+
+def redact_event_dicts(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Redacted deep copies of serialised events (the pieces found in user texts are shared)."""
+    out: List[Dict[str, Any]] = []
+    pieces: Dict[str, str] = {}
+    staged: List[Dict[str, Any]] = []
+    for data in events:
+        data = copy.deepcopy(data)
+        if data.get("event") == "user":
+            text = data.get("text")
+            parse = data.get("parse_data") or {}
+            if isinstance(text, str):
+                redacted, entities, found = _redact_text_and_entities(text, parse.get("entities") or [])
+                pieces.update(found)
+                data["text"] = redacted
+                if isinstance(parse, dict):
+                    parse = dict(parse)
+                    parse["text"] = redacted
+                    parse["entities"] = entities
+                    data["parse_data"] = parse
+        staged.append(data)
+    for data in staged:
+        if data.get("event") == "user":
+            data["metadata"] = _scrub(data.get("metadata"), pieces, full=True)
+            parse = data.get("parse_data")
+            if isinstance(parse, dict):
+                parse["entities"] = [
+                    {k: (_scrub(v, pieces, full=False) if k == "value" else v) for k, v in e.items()}
+                    for e in parse.get("entities") or []
+                ]
+            out.append(data)
+        else:
+            # bot texts and action results: echoes of user pieces; slot values: also redact()
+            full = data.get("event") in ("slot", "entities")
+            out.append(_scrub(data, pieces, full=full))
+    return out
+
+
+class RedactingTrackerStore(SQLTrackerStore):
+    """SQLTrackerStore whose database never receives the personal data of a visitor."""
+
+    def __init__(self, domain=None, host: Optional[Text] = None, url: Optional[Text] = None,
+                 **kwargs: Any) -> None:
+        db_url = host or url or ""
+        if "://" not in db_url:
+            from bot import settings
+
+            db_url = settings.load().db_url
+        if db_url.startswith("sqlite:///"):
+            from pathlib import Path
+
+            Path(db_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        kwargs.pop("dialect", None)
+        super().__init__(domain=domain, host=db_url, **kwargs)
+        R.install_log_redaction()
+        try:  # our own tables, so the console can start on a database Rasa created
+            from bot.transcripts import db
+
+            db.migrate(db_url)
+        except Exception as error:  # the web app migrates too; never block Rasa on this
+            logger.warning("could not migrate the transcripts tables: %s", error)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Like SQLTrackerStore.save, but every event is redacted before it is written."""
+        await self.stream_events(tracker)
+
+        with self.session_scope() as session:
+            new_events = list(self._additional_events(session, tracker))
+            if not new_events:
+                return
+            # Echoes in later events must be found even when the user message that
+            # contained the data was saved in an earlier turn, so all user events count.
+            user_dicts = [e.as_dict() for e in tracker.events if getattr(e, "type_name", "") == "user"]
+            new_dicts = [e.as_dict() for e in new_events]
+            redacted = redact_event_dicts(user_dicts + new_dicts)[len(user_dicts):]
+            for event, data in zip(new_events, redacted):
+                intent = ((data.get("parse_data") or {}).get("intent") or {}).get("name")
+                session.add(
+                    self.SQLEvent(
+                        sender_id=tracker.sender_id,
+                        type_name=event.type_name,
+                        timestamp=data.get("timestamp"),
+                        intent_name=intent,
+                        action_name=data.get("name"),
+                        data=json.dumps(data),
+                    )
+                )
+            session.commit()
+        logger.debug("Tracker stored to database (redacted)")
