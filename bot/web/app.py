@@ -1,0 +1,88 @@
+"""The web process: the only public face of the product.
+
+It serves the demo page (a plain treatment-information site with the chat widget
+embedded), the widget's static files, `POST /api/chat` (forwarded to Rasa on
+loopback), `GET /api/contacts`, the staff console, and `GET /healthz`.
+
+Run it with `uvicorn bot.web.app:create_app --factory` (bot.stack does).
+"""
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Optional
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from bot import settings as settings_module
+from bot.settings import REGIONS, Settings
+from bot.web.chat import RASA_TIMEOUT
+from bot.web.chat import router as chat_router
+from bot.web.security import SecurityHeadersMiddleware
+from bot.web.staff.routes import router as staff_router
+
+WEB_DIR = Path(__file__).resolve().parent
+STATIC_DIR = WEB_DIR / "static"
+TEMPLATES_DIR = WEB_DIR / "templates"
+
+log = logging.getLogger("bot.web")
+
+
+def create_app(settings: Optional[Settings] = None) -> FastAPI:
+    settings = settings or settings_module.load()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        # One pooled client for all requests to Rasa; environment proxies are ignored
+        # because Rasa is always on loopback.
+        async with httpx.AsyncClient(timeout=RASA_TIMEOUT, trust_env=False) as client:
+            app.state.http = client
+            yield
+
+    app = FastAPI(
+        title="Heroin detox assistant",
+        docs_url=None, redoc_url=None, openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    app.state.templates = templates
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def demo_page(request: Request, region: Optional[str] = None):
+        # `?region=us` shows the US preset on the demo page; anything else is the default.
+        region = region if region in REGIONS else settings.default_region
+        return templates.TemplateResponse("index.html", {
+            "request": request,
+            "region": region,
+            "other_region": "us" if region == "uk" else "uk",
+            "max_message_chars": settings.max_message_chars,
+        })
+
+    app.include_router(chat_router)
+    app.include_router(staff_router)
+    STATIC_DIR.mkdir(exist_ok=True)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+
+    if settings.allowed_origins:
+        # Only for embedding the widget on another site; the demo page is same-origin.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.allowed_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type"],
+            allow_credentials=False,
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app

@@ -1,0 +1,199 @@
+"""`POST /api/chat` and `GET /api/contacts`: the widget's only server endpoints.
+
+`/api/chat` validates strictly and forwards one visitor message to Rasa's REST channel
+on loopback, with the region in the message metadata (the Rasa side turns it into the
+`region` slot). When Rasa cannot be reached or fails, it answers 503 with the region's
+human contact details so the widget can still show them.
+
+Privacy: message text is never logged or written anywhere here; log lines carry only
+a shortened conversation id, status codes and timings.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import unicodedata
+from typing import Any, Dict, List, Optional
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from bot import contacts
+from bot.settings import REGIONS, Settings
+
+log = logging.getLogger("bot.web.chat")
+
+router = APIRouter(prefix="/api")
+
+# A browser-made random id: 32 lowercase hex characters, or a canonical UUID.
+CONVERSATION_ID = re.compile(
+    r"(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
+# Control characters other than tab and newlines are never part of a chat message.
+ALLOWED_CONTROLS = {"\t", "\n", "\r"}
+RASA_TIMEOUT = httpx.Timeout(30.0, connect=3.0)
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class BadRequest(Exception):
+    def __init__(self, status: int, error: str) -> None:
+        super().__init__(error)
+        self.status = status
+        self.error = error
+
+
+def error_response(status: int, error: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": error, **extra}, status_code=status, headers=NO_STORE)
+
+
+def body_limit(settings: Settings) -> int:
+    """Largest request body worth parsing: the longest message, JSON-escaped, plus room."""
+    return settings.max_message_chars * 12 + 4096
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise BadRequest(413, "Request body is too large.")
+        except ValueError:
+            raise BadRequest(400, "Invalid Content-Length header.")
+    chunks: List[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BadRequest(413, "Request body is too large.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def has_bad_characters(text: str) -> bool:
+    for ch in text:
+        if ch in ALLOWED_CONTROLS:
+            continue
+        category = unicodedata.category(ch)
+        # Cc: C0/C1 controls and DEL; Cs: lone surrogates (from "\ud800" escapes);
+        # Cn U+FFFE/U+FFFF style noncharacters are rejected too.
+        if category in ("Cc", "Cs") or (category == "Cn" and (ord(ch) & 0xFFFE) == 0xFFFE):
+            return True
+    return False
+
+
+def parse_chat_request(content_type: str, body: bytes, settings: Settings) -> Dict[str, str]:
+    """The validated {"conversation_id", "message", "region"}; raises BadRequest."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise BadRequest(415, "Content-Type must be application/json.")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest(400, "Request body is not valid UTF-8 text.")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise BadRequest(400, "Request body is not valid JSON.")
+    if not isinstance(data, dict):
+        raise BadRequest(422, "Request body must be a JSON object.")
+
+    conversation_id = data.get("conversation_id")
+    if conversation_id is None:
+        raise BadRequest(422, "conversation_id is required.")
+    if not isinstance(conversation_id, str) or not CONVERSATION_ID.fullmatch(conversation_id):
+        raise BadRequest(422, "conversation_id must be 32 lowercase hex characters or a UUID.")
+
+    region = data.get("region", settings.default_region)
+    if region is None:
+        region = settings.default_region
+    if not isinstance(region, str) or region not in REGIONS:
+        raise BadRequest(422, f"region must be one of: {', '.join(REGIONS)}.")
+
+    message = data.get("message")
+    if message is None:
+        raise BadRequest(422, "message is required.")
+    if not isinstance(message, str):
+        raise BadRequest(422, "message must be a string.")
+    if has_bad_characters(message):
+        raise BadRequest(422, "message contains control or binary characters.")
+    message = message.strip()
+    if not message:
+        raise BadRequest(422, "message is empty.")
+    if len(message) > settings.max_message_chars:
+        raise BadRequest(
+            413, f"message is longer than {settings.max_message_chars} characters.")
+    return {"conversation_id": conversation_id, "message": message, "region": region}
+
+
+def clean_messages(payload: Any) -> List[Dict[str, Any]]:
+    """Only the parts of Rasa's answer the widget renders: text and quick-reply buttons."""
+    if not isinstance(payload, list):
+        raise ValueError("Rasa answered with something other than a list")
+    messages: List[Dict[str, Any]] = []
+    for item in payload:
+        if not isinstance(item, dict):
+            continue
+        message: Dict[str, Any] = {}
+        if isinstance(item.get("text"), str) and item["text"].strip():
+            message["text"] = item["text"]
+        buttons = [
+            {"title": b["title"], "payload": b["payload"]}
+            for b in item.get("buttons") or []
+            if isinstance(b, dict) and isinstance(b.get("title"), str)
+            and isinstance(b.get("payload"), str) and b["title"].strip() and b["payload"].strip()
+        ]
+        if buttons:
+            message["buttons"] = buttons
+        if message:
+            messages.append(message)
+    return messages
+
+
+def short_id(conversation_id: str) -> str:
+    return conversation_id.replace("-", "")[:8]
+
+
+@router.post("/chat")
+async def chat(request: Request) -> JSONResponse:
+    settings: Settings = request.app.state.settings
+    try:
+        body = await read_body(request, body_limit(settings))
+        parsed = parse_chat_request(request.headers.get("content-type", ""), body, settings)
+    except BadRequest as exc:
+        log.info("chat rejected: status=%s", exc.status)
+        return error_response(exc.status, exc.error)
+
+    conversation_id, region = parsed["conversation_id"], parsed["region"]
+    client: httpx.AsyncClient = request.app.state.http
+    started = time.monotonic()
+    status: Optional[int] = None
+    try:
+        response = await client.post(settings.rasa_webhook_url, json={
+            "sender": conversation_id,
+            "message": parsed["message"],
+            "metadata": {"region": region},
+        })
+        status = response.status_code
+        response.raise_for_status()
+        messages = clean_messages(response.json())
+    except (httpx.HTTPError, ValueError) as exc:
+        log.warning("chat %s: Rasa unavailable (%s, status=%s) after %.2fs",
+                    short_id(conversation_id), type(exc).__name__, status,
+                    time.monotonic() - started)
+        return error_response(
+            503, "The assistant is not available right now.",
+            contacts=contacts.for_region(region), region=region)
+    log.info("chat %s: ok, %d bot messages in %.2fs",
+             short_id(conversation_id), len(messages), time.monotonic() - started)
+    return JSONResponse({"messages": messages}, headers=NO_STORE)
+
+
+@router.get("/contacts")
+async def region_contacts(request: Request, region: Optional[str] = None) -> JSONResponse:
+    settings: Settings = request.app.state.settings
+    region = region or settings.default_region
+    if region not in REGIONS:
+        return error_response(422, f"region must be one of: {', '.join(REGIONS)}.")
+    return JSONResponse({"region": region, "contacts": contacts.for_region(region)})
