@@ -1,0 +1,174 @@
+"""Exports: relabelled messages as Rasa NLU YAML, conversations as CSV or JSON (redacted).
+
+Every text goes through `redact()` again on the way out. In NLU YAML, placeholders such
+as `[NAME]` are written as plain words (`NAME`), because square brackets are Rasa's
+entity-annotation syntax.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+import yaml
+from sqlalchemy.orm import Session
+
+from bot.redact import PLACEHOLDER_RE, redact
+from bot.transcripts import queries
+from bot.transcripts.models import MessageRelabel
+
+_ANNOTATION_CHARS = re.compile(r"[\[\]{}()]")
+
+
+def _plain(text: str) -> str:
+    """Redacted text safe to put in an NLU example: placeholders lose their brackets,
+    and stray bracket characters (entity syntax) become spaces."""
+    text = PLACEHOLDER_RE.sub(lambda m: m.group(0)[1:-1], redact(text or ""))
+    return re.sub(r"\s+", " ", _ANNOTATION_CHARS.sub(" ", text)).strip()
+
+
+def existing_examples(paths: Iterable[Path]) -> Dict[str, str]:
+    """{lower-cased example text without annotations: intent} from NLU YAML files."""
+    found: Dict[str, str] = {}
+    for path in paths:
+        try:
+            doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except Exception:
+            continue
+        for block in doc.get("nlu", []) or []:
+            if not isinstance(block, dict) or "intent" not in block:
+                continue
+            for line in str(block.get("examples", "")).splitlines():
+                line = line.strip()
+                if line.startswith("- "):
+                    text = re.sub(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})", r"\1", line[2:]).strip()
+                    found[text.lower()] = block["intent"]
+    return found
+
+
+def _segment(text: str) -> str:
+    text = PLACEHOLDER_RE.sub(lambda m: m.group(0)[1:-1], redact(text or ""))
+    return _ANNOTATION_CHARS.sub(" ", text)
+
+
+def _annotate(text: str, entities: List[Dict[str, Any]]) -> str:
+    """Rasa YAML example with entity annotations where offsets into `text` are sound."""
+    spans: List[Tuple[int, int, str, str]] = []
+    for ent in entities:
+        try:
+            start, end = int(ent["start"]), int(ent["end"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if not (0 <= start < end <= len(text)) or not ent.get("entity"):
+            continue
+        surface = text[start:end]
+        if surface != surface.strip() or PLACEHOLDER_RE.search(surface) or _ANNOTATION_CHARS.search(surface):
+            continue
+        if any(s < end and start < e for s, e, _, _ in spans):
+            continue
+        spans.append((start, end, str(ent["entity"]), str(ent.get("value") or surface)))
+    spans.sort()
+    out, pos = [], 0
+    for start, end, name, value in spans:
+        out.append(_segment(text[pos:start]))
+        surface = text[start:end]
+        if value == surface:
+            out.append(f"[{surface}]({name})")
+        else:
+            out.append(f'[{surface}]{{"entity": "{name}", "value": {json.dumps(value)}}}')
+        pos = end
+    out.append(_segment(text[pos:]))
+    return re.sub(r"\s+", " ", "".join(out)).strip()
+
+
+def relabels(session: Session) -> List[MessageRelabel]:
+    return session.query(MessageRelabel).order_by(MessageRelabel.intent, MessageRelabel.id).all()
+
+
+def export_nlu(session: Session, existing: Sequence[Path] = ()) -> str:
+    """Relabelled messages as Rasa 3 NLU YAML. Examples already in `existing` files are skipped."""
+    known = existing_examples(existing)
+    by_intent: Dict[str, List[str]] = defaultdict(list)
+    seen: Set[str] = set()
+    for item in relabels(session):
+        try:
+            entities = json.loads(item.entities or "[]")
+        except ValueError:
+            entities = []
+        example = _annotate(item.text, entities if isinstance(entities, list) else [])
+        plain = re.sub(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})", r"\1", example).strip()
+        key = plain.lower()
+        if not plain or key in seen or key in known:
+            continue
+        seen.add(key)
+        by_intent[item.intent].append(example)
+    lines = ['version: "3.1"', "nlu:"]
+    for intent in sorted(by_intent):
+        lines.append(f"- intent: {intent}")
+        lines.append("  examples: |")
+        for example in by_intent[intent]:
+            lines.append(f"    - {example}")
+    if not by_intent:
+        lines[-1] = "nlu: []"
+    return "\n".join(lines) + "\n"
+
+
+def conversation_rows(session: Session, sender_ids: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
+    convs = queries.conversations(session)
+    ids = sorted(convs, key=lambda s: convs[s].started or queries.dt.datetime.min) if sender_ids is None \
+        else [s for s in sender_ids if s in convs]
+    rows = []
+    for sid in ids:
+        conv = convs[sid]
+        for turn in queries.transcript(session, sid):
+            rows.append({
+                "conversation_id": sid,
+                "event_id": turn.event_id,
+                "time": turn.at.isoformat() + "Z" if turn.at else "",
+                "speaker": "visitor" if turn.kind == "user" else "bot",
+                "text": redact(turn.text),
+                "intent": turn.intent or "",
+                "confidence": "" if turn.confidence is None else round(turn.confidence, 4),
+                "entities": ";".join(f"{e['entity']}={e['value']}" for e in turn.entities),
+                "source": turn.source,
+                "relabelled_intent": turn.relabel or "",
+                "crisis_conversation": conv.crisis,
+                "reviewed": conv.reviewed,
+                "tags": ",".join(conv.tags),
+            })
+    return rows
+
+
+CSV_FIELDS = ["conversation_id", "event_id", "time", "speaker", "text", "intent", "confidence",
+              "entities", "source", "relabelled_intent", "crisis_conversation", "reviewed", "tags"]
+
+
+def export_conversations(session: Session, fmt: str = "json", sender_ids: Optional[Sequence[str]] = None) -> str:
+    """All (or the given) conversations, redacted, as CSV (one row per message) or JSON."""
+    rows = conversation_rows(session, sender_ids)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for row in rows:
+            # neutralise spreadsheet formulas in free text
+            row = {k: ("'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v)
+                   for k, v in row.items()}
+            writer.writerow(row)
+        return buffer.getvalue()
+    if fmt != "json":
+        raise ValueError("format must be csv or json")
+    grouped: Dict[str, Dict[str, Any]] = {}
+    for row in rows:
+        conv = grouped.setdefault(row["conversation_id"], {
+            "conversation_id": row["conversation_id"], "crisis": row["crisis_conversation"],
+            "reviewed": row["reviewed"], "tags": row["tags"].split(",") if row["tags"] else [],
+            "messages": []})
+        conv["messages"].append({k: row[k] for k in (
+            "event_id", "time", "speaker", "text", "intent", "confidence", "entities", "source",
+            "relabelled_intent")})
+    return json.dumps(list(grouped.values()), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,1 @@
+"""The staff review console, mounted at /staff by bot.web.app."""

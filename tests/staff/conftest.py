@@ -1,0 +1,129 @@
+"""Fixtures for the staff console: the real web app (uvicorn, loopback) on its own SQLite
+file, conversations written through the real redacting tracker store, a staff account.
+
+The console does not need Rasa, so these tests run without a trained model; the
+end-to-end privacy test in tests/privacy uses the full stack instead.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import pytest
+import requests
+
+from bot.paths import ROOT
+from bot.stack import wait_until_up
+from tests.conftest import ARTIFACTS, free_port
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Console:
+    url: str
+    db_url: str
+    db_path: Path
+    env: Dict[str, str]
+
+    def login(self, username: str = "alice", password: str = PASSWORD) -> requests.Session:
+        http = requests.Session()
+        page = http.get(f"{self.url}/staff/login")
+        token = csrf_of(page.text)
+        response = http.post(f"{self.url}/staff/login", allow_redirects=False,
+                             data={"username": username, "password": password, "csrf_token": token})
+        assert response.status_code == 303, response.text
+        return http
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+def run_cli(env: Dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    """Call the CLI modules the way the `bot` console script does (argparse + register)."""
+    code = (
+        "import argparse, sys\n"
+        "from bot.cli import staff, purge, export\n"
+        "p = argparse.ArgumentParser(prog='bot'); sub = p.add_subparsers(dest='command', required=True)\n"
+        "for m in (staff, purge, export): m.register(sub)\n"
+        "a = p.parse_args(sys.argv[1:]); sys.exit(a.handler(a) or 0)\n"
+    )
+    return subprocess.run([sys.executable, "-c", code, *args], input=stdin, text=True, capture_output=True,
+                          cwd=ROOT, env=env, timeout=120)
+
+
+def write_conversation(db_url: str, sender_id: str, turns: List[tuple], start: Optional[float] = None) -> None:
+    """Save a conversation through the real RedactingTrackerStore.
+
+    `turns`: (visitor text, intent, confidence, bot text, bot metadata) tuples.
+    """
+    import time
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.transcripts.tracker_store import RedactingTrackerStore
+
+    store = RedactingTrackerStore(domain=Domain.empty(), host=db_url)
+    ts = start if start is not None else time.time()
+    events = [ActionExecuted("action_session_start", timestamp=ts), SessionStarted(timestamp=ts),
+              ActionExecuted("action_listen", timestamp=ts)]
+    for i, (text, intent, confidence, reply, metadata) in enumerate(turns):
+        t = ts + i * 10 + 1
+        entities = []
+        for word, entity in (("methadone", "medication"), ("heroin", "substance"), ("son", "family_member")):
+            at = text.find(word)
+            if at >= 0:
+                entities.append({"entity": entity, "value": word, "start": at, "end": at + len(word),
+                                 "extractor": "RegexEntityExtractor"})
+        events.append(UserUttered(text, {"name": intent, "confidence": confidence}, entities,
+                                  parse_data={"intent": {"name": intent, "confidence": confidence},
+                                              "entities": entities, "text": text,
+                                              "intent_ranking": [{"name": intent, "confidence": confidence}]},
+                                  timestamp=t))
+        action = (metadata or {}).get("utter_action") or "action_answer_fact"
+        events.append(ActionExecuted(action, timestamp=t + 1))
+        events.append(BotUttered(reply, metadata=metadata or {}, timestamp=t + 1))
+        events.append(ActionExecuted("action_listen", timestamp=t + 2))
+    tracker = DialogueStateTracker.from_events(sender_id, events, slots=[])
+    asyncio.run(store.save(tracker))
+    store.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def console() -> Console:
+    """The real web app (bot.web.app) on a free loopback port with a fresh database."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    db_path = ARTIFACTS / f"staff-{uuid.uuid4().hex[:8]}.db"
+    db_url = f"sqlite:///{db_path}"
+    port = free_port()
+    env = dict(os.environ, BOT_DB_URL=db_url, BOT_SECRET_KEY="test-" + uuid.uuid4().hex,
+               PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", WEB_PORT=str(port),
+               RASA_PORT=str(free_port()))
+    result = run_cli(env, "staff", "add", "alice", stdin=PASSWORD + "\n")
+    assert result.returncode == 0, result.stderr
+    log = open(ARTIFACTS / f"staff-web-{port}.log", "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bot.web.app:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", 60, proc)
+        yield Console(f"http://127.0.0.1:{port}", db_url, db_path, env)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
