@@ -137,6 +137,8 @@
 
   var prefersReducedMotion = window.matchMedia
     ? window.matchMedia("(prefers-reduced-motion: reduce)") : { matches: false };
+  var coarsePointer = window.matchMedia
+    ? window.matchMedia("(pointer: coarse)") : { matches: false };
   var narrowScreen = window.matchMedia
     ? window.matchMedia("(max-width: 600px)") : { matches: false };
 
@@ -157,9 +159,7 @@
     title: "Close chat"
   }, [el("span", { "aria-hidden": "true", text: "\u00d7" })]);
   var exitButton = el("button", { type: "button", className: "hdw-exit", text: "Quick exit" });
-  var clearButton = el("button", { type: "button", className: "hdw-clear" }, [
-    "Clear", srOnly(" conversation")
-  ]);
+  var clearButton = el("button", { type: "button", className: "hdw-clear", text: "Clear conversation" });
 
   var urgent = el("p", { className: "hdw-urgent", id: uid + "-urgent" });
   var hint = el("p", { className: "hdw-hint", id: uid + "-hint",
@@ -205,8 +205,8 @@
   var form = el("form", { className: "hdw-form", novalidate: true }, [
     el("label", { className: "hdw-sr", for: uid + "-input", text: "Your message" }),
     el("div", { className: "hdw-input-row" }, [input, sendButton]),
-    counter,
-    errorLine
+    errorLine,
+    el("div", { className: "hdw-form-footer" }, [clearButton, counter])
   ]);
 
   var titleId = uid + "-title";
@@ -216,7 +216,7 @@
   }, [
     el("header", { className: "hdw-header" }, [
       el("h2", { className: "hdw-title", id: titleId, text: config.title }),
-      el("div", { className: "hdw-header-actions" }, [exitButton, clearButton, closeButton])
+      el("div", { className: "hdw-header-actions" }, [exitButton, closeButton])
     ]),
     urgent,
     hint,
@@ -390,6 +390,10 @@
       var button = el("button", { type: "button", className: "hdw-quick-reply", text: b.title });
       button.addEventListener("click", function () {
         send(b.payload, b.title);
+        // The buttons are gone now, so focus must go somewhere sensible: the input,
+        // except on touch screens, where that would pop up the keyboard over the answer.
+        if (coarsePointer.matches) log.focus({ preventScroll: true });
+        else input.focus();
       });
       quickReplies.appendChild(button);
     });
@@ -454,9 +458,12 @@
     if (!isOffline) pump();
   }
 
+  var generation = 0;     // bumped by "clear": answers for a cleared conversation are dropped
+
   function pump() {
     if (inFlight || !queue.length) return;
     var m = queue[0];
+    var sentIn = generation;
     inFlight = true;
     showTyping(true);
     var controller = window.AbortController ? new AbortController() : null;
@@ -477,6 +484,7 @@
       clearTimeout(timeout);
       inFlight = false;
       showTyping(false);
+      if (sentIn !== generation) { pump(); return; }
       if (result.ok && result.body && Array.isArray(result.body.messages)) {
         delivered(m, result.body.messages);
       } else if (result.status >= 400 && result.status < 500 && result.status !== 408 && result.status !== 429) {
@@ -488,6 +496,7 @@
       clearTimeout(timeout);
       inFlight = false;
       showTyping(false);
+      if (sentIn !== generation) { pump(); return; }
       failed(null);
     });
   }
@@ -694,13 +703,17 @@
     fitToViewport();
     scrollToEnd();
     if (focus !== false) input.focus();
-    if (!state.messages.length && config.greeting && !greetingSent) {
-      greetingSent = true;
-      queue.push({ from: "user", text: config.greeting, hidden: true, pending: true });
-      state.messages.push(queue[queue.length - 1]);
-      saveState();
-      pump();
-    }
+    greet();
+  }
+
+  // An empty conversation starts with the bot's greeting and its suggested topics.
+  function greet() {
+    if (state.messages.length || !config.greeting || greetingSent) return;
+    greetingSent = true;
+    queue.push({ from: "user", text: config.greeting, hidden: true, pending: true });
+    state.messages.push(queue[queue.length - 1]);
+    saveState();
+    pump();
   }
 
   function closePanel() {
@@ -714,6 +727,8 @@
 
   function clearConversation() {
     queue = [];
+    generation += 1;
+    showTyping(false);
     goOnline();
     state = { id: newConversationId(), messages: [], open: true };
     greetingSent = false;
@@ -723,6 +738,7 @@
     saveState();
     announce("Conversation cleared.");
     input.focus();
+    greet();
   }
 
   function quickExit() {
