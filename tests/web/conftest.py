@@ -28,10 +28,6 @@ PHONE = dict(viewport={"width": 390, "height": 844}, device_scale_factor=2,
              is_mobile=True, has_touch=True)
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "browser: drives Debian's Chromium through Playwright")
-
-
 # ---- data the assertions compare against (never the bot's text hard-coded) ----------
 
 def facts() -> Dict[str, dict]:

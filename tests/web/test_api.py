@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from typing import Any, Dict, Optional, Tuple
 
 import httpx
 import pytest
 
 from bot.web.security import SECURITY_HEADERS
-from tests.web.conftest import contacts, new_conversation_id
+from tests.web.conftest import contacts, curated_openings, new_conversation_id
 
 ID = "0123456789abcdef0123456789abcdef"
 
@@ -100,7 +101,7 @@ def test_limit_counts_after_trimming_and_exact_limit_is_accepted(down_web):
 
 
 def test_uuid_conversation_id_and_charset_are_accepted(down_web):
-    code, payload, _ = post(down_web, body(conversation_id=str(__import__("uuid").uuid4())),
+    code, payload, _ = post(down_web, body(conversation_id=str(uuid.uuid4())),
                             content_type="application/json; charset=utf-8")
     assert code == 503, payload
 
@@ -208,6 +209,7 @@ HOSTILE_TEXTS = [
 ]
 
 
+@pytest.mark.stack
 @pytest.mark.parametrize("text", HOSTILE_TEXTS)
 def test_code_looking_text_passes_through_as_data(stack, web_url, text):
     code, payload, response = post(web_url, body(text, conversation_id=new_conversation_id()))
@@ -221,14 +223,15 @@ def test_code_looking_text_passes_through_as_data(stack, web_url, text):
             assert set(button) == {"title", "payload"}
 
 
+@pytest.mark.stack
 def test_chat_answers_a_contract_question(stack, web_url):
-    from tests.web.conftest import curated_openings
     code, payload, _ = post(web_url, body("what is naloxone", conversation_id=new_conversation_id()))
     assert code == 200
     text = " ".join(" ".join(m.get("text", "").split()) for m in payload["messages"])
     assert any(opening in text for opening in curated_openings("naloxone")), text
 
 
+@pytest.mark.stack
 @pytest.mark.parametrize("region", ["uk", "us"])
 def test_region_reaches_rasa(stack, web_url, region):
     """A crisis reply carries the numbers of the region the widget sent."""

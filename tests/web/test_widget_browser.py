@@ -17,7 +17,7 @@ from tests.web.conftest import (
     curated_openings, facts, squash,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
 STORAGE_KEY = "hdw-chat-v1"
 # Topics whose answer may start with a follow-up question (e.g. "what did you last use?").
