@@ -20,7 +20,7 @@ import datetime as _dt
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 try:  # phonenumbers is a hard requirement, but redaction must never fail to import
     import phonenumbers
@@ -344,10 +344,12 @@ _DETECTORS = (_emails, _ssns, _nhs, _dates, _addresses, _zips, _postcodes, _phon
 def find_spans(text: str) -> List[Span]:
     """Non-overlapping personal-data spans of `text`, in text order."""
     chosen: List[Span] = []
+    existing = [(m.start(), m.end()) for m in PLACEHOLDER_RE.finditer(text)]
     for detector in _DETECTORS:
         try:
             found = list(detector(text))
         except Exception:  # a broken detector must not break redaction
+            _note_error(detector.__name__)
             continue
         for span in sorted(found, key=lambda s: (s.start, -(s.end - s.start))):
             if span.end <= span.start:
@@ -355,7 +357,7 @@ def find_spans(text: str) -> List[Span]:
             if PLACEHOLDER_RE.fullmatch(text[span.start:span.end]):
                 continue
             # never cut a placeholder in half
-            if any(p.start < span.end and span.start < p.end for p in PLACEHOLDER_RE.finditer(text)):
+            if any(start < span.end and span.start < end for start, end in existing):
                 continue
             if any(c.start < span.end and span.start < c.end for c in chosen):
                 continue
@@ -371,6 +373,16 @@ def _apply(text: str, spans: List[Span]) -> str:
         pos = s.end
     out.append(text[pos:])
     return "".join(out)
+
+
+# Internal errors are counted (and logged once each) so tests can assert there are none.
+errors: Dict[str, int] = {}
+
+
+def _note_error(where: str) -> None:
+    errors[where] = errors.get(where, 0) + 1
+    if errors[where] == 1:
+        logging.getLogger(__name__).exception("redaction detector %s failed", where)
 
 
 def _coarse(text: str) -> str:
@@ -396,6 +408,7 @@ def redact_with_spans(text: str) -> Tuple[str, List[Span]]:
             result = _apply(result, more)
         return result, spans
     except Exception:
+        _note_error("redact")
         return _coarse(text), []
 
 

@@ -62,7 +62,8 @@ def run_cli(env: Dict[str, str], *args: str, stdin: str = "") -> subprocess.Comp
                           cwd=ROOT, env=env, timeout=120)
 
 
-def write_conversation(db_url: str, sender_id: str, turns: List[tuple], start: Optional[float] = None) -> None:
+def write_conversation(db_url: str, sender_id: str, turns: List[tuple], start: Optional[float] = None,
+                       step: float = 10) -> None:
     """Save a conversation through the real RedactingTrackerStore.
 
     `turns`: (visitor text, intent, confidence, bot text, bot metadata) tuples.
@@ -80,7 +81,7 @@ def write_conversation(db_url: str, sender_id: str, turns: List[tuple], start: O
     events = [ActionExecuted("action_session_start", timestamp=ts), SessionStarted(timestamp=ts),
               ActionExecuted("action_listen", timestamp=ts)]
     for i, (text, intent, confidence, reply, metadata) in enumerate(turns):
-        t = ts + i * 10 + 1
+        t = ts + i * step + 1
         entities = []
         for word, entity in (("methadone", "medication"), ("heroin", "substance"), ("son", "family_member")):
             at = text.find(word)
