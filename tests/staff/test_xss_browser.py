@@ -15,6 +15,7 @@ IMG_MSG = "<img src=x onerror=\"window.__pwned='img'; alert('img')\"> is methado
 SVG_MSG = "<svg onload=\"window.__pwned='svg'\"></svg>\"><b>bold?</b>"
 
 
+@pytest.mark.browser
 def test_markup_in_visitor_messages_is_inert_text_in_the_transcript(console):
     sid = f"xss-{uuid.uuid4().hex[:6]}"
     write_conversation(console.db_url, sid, [
