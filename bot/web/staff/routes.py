@@ -95,9 +95,16 @@ class StaffRoute(APIRoute):
 router = APIRouter(prefix="/staff", route_class=StaffRoute)
 
 
-@router.on_event("startup")
-def _migrate_on_start() -> None:
+def startup() -> None:
+    """Bring the transcripts tables up to date; the web app calls this when it starts.
+
+    (Registered as a router startup handler too; an app with its own `lifespan` does not
+    run those, which is why the app calls it. Every request also migrates lazily, once.)
+    """
     db.migrate()
+
+
+router.add_event_handler("startup", startup)
 
 
 # --------------------------------------------------------------------------- helpers
