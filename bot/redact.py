@@ -65,13 +65,13 @@ _EMAIL_SPOKEN_RE = re.compile(
     re.IGNORECASE,
 )
 
-_SSN_RE = re.compile(r"(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])")
+_SSN_RE = re.compile(r"(?<![\w-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-])")
 _SSN_CONTEXT_RE = re.compile(
     r"\b(?:ssn|social\s+security(?:\s+(?:number|no\.?|#))?)\b[^\d\n]{0,20}(\d{9})(?!\d)",
     re.IGNORECASE,
 )
 
-_NHS_RE = re.compile(r"(?<![\d-])(\d{3})([- ]?)(\d{3})\2(\d{4})(?![\d-])")
+_NHS_RE = re.compile(r"(?<![\w-])(\d{3})([- ]?)(\d{3})\2(\d{4})(?![\w-])")
 _NHS_CONTEXT_RE = re.compile(r"\bnhs\b", re.IGNORECASE)
 
 _MONTHS = (
@@ -259,18 +259,37 @@ def _dates(text: str) -> Iterable[Span]:
         yield Span(m.start(1), m.end(1), "DOB")
 
 
+def _embedded(text: str, start: int, end: int, digits: str) -> bool:
+    """Digits glued to letters are no phone number when the run is short, or when the whole
+    token is a long mixed identifier (hex ids such as Rasa's model_id 'b044f1778d5840978e...')."""
+    before = text[start - 1] if start > 0 else " "
+    after = text[end] if end < len(text) else " "
+    if not (before.isalnum() or after.isalnum()):
+        return False
+    if len(digits) < 10:
+        return True
+    left, right = start, end
+    while left > 0 and text[left - 1].isalnum():
+        left -= 1
+    while right < len(text) and text[right].isalnum():
+        right += 1
+    token = text[left:right]
+    return len(token) >= 16 and any(c.isalpha() for c in token) and any(c.isdigit() for c in token)
+
+
 def _phones(text: str) -> Iterable[Span]:
     if phonenumbers is not None:
         for region in ("GB", "US"):
             try:
                 for match in PhoneNumberMatcher(text, region, leniency=Leniency.POSSIBLE):
-                    if _digits(match.raw_string) in PUBLIC_NUMBERS:
+                    digits = _digits(match.raw_string)
+                    if digits in PUBLIC_NUMBERS or len(digits) < 7:
                         continue
-                    if len(_digits(match.raw_string)) < 7:
+                    if _embedded(text, match.start, match.end, digits):
                         continue
                     yield Span(match.start, match.end, "PHONE")
             except Exception:
-                pass
+                _note_error("phonenumbers")
     for m in _PHONE_FALLBACK_RE.finditer(text):
         digits = _digits(m.group(0))
         if 10 <= len(digits) <= 15 and digits not in PUBLIC_NUMBERS:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa.core.tracker_store import SQLTrackerStore
@@ -36,13 +37,26 @@ _KEEP_KEYS = {
     "event", "timestamp", "name", "policy", "confidence", "action_name", "intent_name",
     "message_id", "input_channel", "sender_id", "entity", "extractor", "processors",
     "start", "end", "id", "type", "utter_action", "fact", "template_name", "response",
+    "model_id", "assistant_id", "region", "role", "group",
 }
 
 
 def _redact_text_and_entities(text: str, entities: List[Dict[str, Any]]) -> Tuple[str, List[Dict[str, Any]], Dict[str, str]]:
     """Redacted text, entities re-anchored to it, and {original piece: placeholder}."""
     redacted, spans = R.redact_with_spans(text)
-    pieces = {text[s.start:s.end]: s.placeholder for s in spans if text[s.start:s.end].strip()}
+    pieces: Dict[str, str] = {}
+    for s in spans:
+        piece = text[s.start:s.end].strip()
+        if not piece:
+            continue
+        pieces[piece] = s.placeholder
+        if s.label == "NAME":  # "Maisie Quinn" may be echoed as "Maisie"
+            for word in piece.split():
+                if len(word) >= 2:
+                    pieces.setdefault(word, s.placeholder)
+        digits = "".join(c for c in piece if c.isdigit())
+        if len(digits) >= 7:  # "07700 900777" echoed as "07700900777"
+            pieces.setdefault(digits, s.placeholder)
     new_entities = []
     for ent in entities or []:
         ent = dict(ent)
@@ -75,7 +89,10 @@ def _scrub(value: Any, pieces: Dict[str, str], full: bool) -> Any:
     if isinstance(value, str):
         for piece in sorted(pieces, key=len, reverse=True):
             if len(piece) >= 2 and piece in value:
-                value = value.replace(piece, pieces[piece])
+                # whole words only: the name "Al" must not eat "Also"
+                left = r"(?<!\w)" if piece[0].isalnum() else ""
+                right = r"(?!\w)" if piece[-1].isalnum() else ""
+                value = re.sub(left + re.escape(piece) + right, pieces[piece].replace("\\", r"\\"), value)
         return R.redact(value) if full else value
     if isinstance(value, list):
         return [_scrub(v, pieces, full) for v in value]
@@ -110,10 +127,14 @@ def redact_event_dicts(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
             data["metadata"] = _scrub(data.get("metadata"), pieces, full=True)
             parse = data.get("parse_data")
             if isinstance(parse, dict):
-                parse["entities"] = [
+                entities = [
                     {k: (_scrub(v, pieces, full=False) if k == "value" else v) for k, v in e.items()}
                     for e in parse.get("entities") or []
                 ]
+                # everything else in parse_data too (it carries its own copy of the metadata)
+                parse = _scrub(parse, pieces, full=True)
+                parse["entities"] = entities
+                data["parse_data"] = parse
             out.append(data)
         else:
             # bot texts and action results: echoes of user pieces; slot values: also redact()
