@@ -1,0 +1,92 @@
+# The project's vocabulary. `make run` and `make test` are the two commands a fresh
+# machine needs; every other target is a step they call or a tool for developers.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := TF_CPP_MIN_LOG_LEVEL=3 RASA_TELEMETRY_ENABLED=false $(VENV)/bin/rasa
+# Rasa 3.6 needs Python 3.10: one on PATH first, else pyenv's.
+PYTHON310 := $(shell command -v python3.10 2>/dev/null || echo "$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.10.13/bin/python3.10")
+export TF_CPP_MIN_LOG_LEVEL := 3
+export RASA_TELEMETRY_ENABLED := false
+
+SPACY_MODEL := build/spacy_model/meta.json
+MODEL := models/detox.tar.gz
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -not -name facts.yml -not -name contacts.yml -not -name crisis_patterns.yml) $(SPACY_MODEL) bot/nlp/components.py bot/nlp/crisis_matcher.py
+
+.PHONY: help setup system-deps nlp train run chat test test-fast validate evaluate bench lock clean
+
+help:
+	@echo "make run        set everything up (first time: ~8 min) and start the product"
+	@echo "make test       set everything up and run the whole test suite"
+	@echo "make chat       talk to the bot in the terminal (needs the action server: make run in another shell)"
+	@echo "make train      train the Rasa model into models/ when data or config changed"
+	@echo "make evaluate   held-out NLU evaluation (macro-F1, crisis recall)"
+	@echo "make bench      training time, start-up time and REST round-trip latency"
+	@echo "make validate   rasa data validate --fail-on-warnings"
+	@echo "make lock       re-resolve requirements.in into requirements.lock"
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON310) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip wheel
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $@
+
+# System packages the tests drive for real: Chromium for the widget and console,
+# PostgreSQL and Redis for the scale-out mode. Installed only when missing.
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@if [ -f tests/web/package-lock.json ] && [ ! -d tests/web/node_modules ]; then \
+	  (cd tests/web && npm ci --silent --no-audit --no-fund); fi
+
+nlp: $(SPACY_MODEL)
+
+$(SPACY_MODEL): $(VENV)/.installed bot/nlp/build.py bot/nlp/vocabulary.py data/entities.yml
+	$(PY) -m bot.nlp.build
+
+train: $(MODEL)
+
+$(MODEL): $(VENV)/.installed $(TRAINING_INPUTS)
+	@mkdir -p results; start=$$(date +%s); \
+	$(RASA) train --fixed-model-name detox --out models && \
+	echo $$(( $$(date +%s) - start )) > results/train_seconds.txt
+	@touch $@
+
+run: $(MODEL)
+	$(VENV)/bin/bot run
+
+chat: $(MODEL)
+	$(RASA) shell --model $(MODEL) --endpoints endpoints.yml
+
+validate: $(VENV)/.installed $(SPACY_MODEL)
+	$(RASA) data validate --fail-on-warnings
+
+test: system-deps $(MODEL)
+	$(PY) -m pytest -p no:cacheprovider
+
+test-fast: $(MODEL)
+	$(PY) -m pytest -p no:cacheprovider -m "not browser and not stack and not postgres"
+
+evaluate: $(MODEL)
+	$(PY) -m bot.cli.evaluate
+
+bench: $(MODEL)
+	$(PY) -m bot.cli.bench
+
+lock:
+	$(PY) -m pip install --quiet -r requirements.in
+	$(PY) -m pip freeze --exclude-editable | grep -v detox-support-bot > requirements.lock
+
+clean:
+	rm -rf build models results tests/.artifacts

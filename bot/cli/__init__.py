@@ -1,0 +1,1 @@
+"""The `bot` command (console script) and its subcommands."""

@@ -1,0 +1,46 @@
+"""`make bench`: training time, start-up time to first reply, REST round-trip latency."""
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import time
+import uuid
+from dataclasses import replace
+
+from bot import benchmark, settings as settings_module
+from bot.paths import ROOT, VAR_DIR
+from bot.stack import Stack, wait_until_up
+
+RESULTS = ROOT / "results"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> int:
+    settings = replace(settings_module.load(), rasa_port=_free_port(), actions_port=_free_port(),
+                       web_port=_free_port(),
+                       db_url=f"sqlite:///{VAR_DIR / f'bench-{uuid.uuid4().hex[:6]}.db'}")
+    figures = {}
+    train_file = RESULTS / "train_seconds.txt"
+    if train_file.exists():
+        figures["training_s (last make train)"] = float(train_file.read_text().strip())
+    with Stack(settings, log_dir=VAR_DIR / "logs" / "bench") as stack:
+        stack.start_actions()
+        started = time.perf_counter()
+        stack.start_rasa()
+        benchmark._post(settings.rasa_webhook_url, {"sender": "bench", "message": "hello"})
+        figures["startup_to_first_reply_s"] = time.perf_counter() - started
+        figures.update(benchmark.measure(settings))
+    print(benchmark.format_figures(figures))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "bench.json").write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Entry point of the `bot` command: one subcommand per module in bot/cli/."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+from bot.cli import run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bot", description="Heroin-detox support assistant")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for module in (run,):
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Small pieces of dialogue logic the custom actions share, kept out of actions/ so they
+can be tested without the Rasa SDK's machinery."""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List, Mapping, Optional
+
+from bot.nlp.vocabulary import canonical
+
+FAMILY = "family"
+SELF = "self"
+# what the buprenorphine-timing form accepts as "what was last used"
+KNOWN_LAST_USED = ("heroin", "methadone", "fentanyl")
+IGNORED_FOR_LAST_USED = ("buprenorphine",)  # the medicine being asked about, not what was used
+
+
+def entity_values(message: Mapping[str, Any]) -> Dict[str, List[str]]:
+    """Entity name -> canonical values in the order they appear, without duplicates."""
+    values: Dict[str, List[str]] = {}
+    for entity in message.get("entities") or []:
+        name, value = entity.get("entity"), entity.get("value")
+        if not name or value is None:
+            continue
+        value = canonical(str(value))
+        if value not in values.setdefault(name, []):
+            values[name].append(value)
+    return values
+
+
+def audience(current: Optional[str], values: Mapping[str, Iterable[str]]) -> str:
+    """A family member mentioned once switches the conversation to family framing for good."""
+    if values.get("family_member"):
+        return FAMILY
+    return current if current in (FAMILY, SELF) else SELF
+
+
+def last_used(values: Mapping[str, Iterable[str]]) -> Optional[str]:
+    """What the person last used, from entities: heroin, methadone, fentanyl or another substance."""
+    for entity in ("substance", "medication"):
+        for value in values.get(entity, []):
+            if value not in IGNORED_FOR_LAST_USED:
+                return value
+    return None

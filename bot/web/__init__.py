@@ -1,0 +1,1 @@
+"""The web process: the widget, its demo page and chat API, and the staff console."""
