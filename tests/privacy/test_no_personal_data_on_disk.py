@@ -91,3 +91,42 @@ def test_personal_data_typed_in_a_conversation_never_reaches_the_disk(stack, cha
     heroin = next(e for e in stored["parse_data"]["entities"] if e["entity"] == "substance")
     if "start" in heroin:
         assert stored["text"][heroin["start"]:heroin["end"]] == "heroin"
+
+
+def test_staff_read_the_real_conversation_redacted_in_the_console(stack, chat):
+    """A crisis conversation through the real stack shows up first in "needs review" and
+    reads redacted in the console of the real web process; its export is redacted too."""
+    import os
+    import re
+
+    import requests
+
+    from bot.paths import ROOT
+    from tests.staff.conftest import PASSWORD, csrf_of, run_cli
+
+    if "web" not in stack.procs:
+        pytest.skip("the web app is not part of this stack")
+    sender = f"crisis-{uuid.uuid4().hex[:8]}"
+    chat("my name is Bartholomew Quill and I want to kill myself", sender=sender)
+    chat("my number is 07700 900321", sender=sender)
+    env = dict(os.environ, BOT_DB_URL=stack.settings.db_url, PYTHONPATH=str(ROOT))
+    assert run_cli(env, "staff", "add", "reviewer", stdin=PASSWORD + "\n").returncode == 0
+
+    web = stack.settings.web_url
+    http = requests.Session()
+    token = csrf_of(http.get(f"{web}/staff/login").text)
+    assert http.post(f"{web}/staff/login", data={"username": "reviewer", "password": PASSWORD,
+                                                 "csrf_token": token}).status_code == 200
+    listing = http.get(f"{web}/staff/conversations?view=needs_review").text
+    rows = re.findall(r'<tr class="(row-crisis|)">\s*<td><a href="/staff/conversations/([^"?]+)"', listing)
+    crisis_flags = [cls == "row-crisis" for cls, _ in rows]
+    assert ("row-crisis", sender) in rows  # flagged as crisis, unreviewed ...
+    assert crisis_flags == sorted(crisis_flags, reverse=True)  # ... and every such row is above the rest
+    page = http.get(f"{web}/staff/conversations/{sender}").text
+    assert "my name is [NAME] and I want to kill myself" in page
+    assert "my number is [PHONE]" in page
+    assert "crisis_suicidal" in page
+    assert "Bartholomew" not in page and "900321" not in page
+    export = http.post(f"{web}/staff/export/conversations", data={"format": "json", "csrf_token": csrf_of(page),
+                                                                   "conversation_id": sender})
+    assert "[NAME]" in export.text and "Bartholomew" not in export.text and "900321" not in export.text
