@@ -517,6 +517,11 @@
       var node = addMessage(stored);
       if (!first) first = node;
     });
+    if (!first && !m.hidden) {
+      // Never leave a visitor with silence: say so when the bot sent nothing back.
+      first = addMessage({ from: "bot", text: "Sorry, I don't have an answer for that. " +
+        "You could try asking in another way." });
+    }
     saveState();
     refreshPending();
     var last = state.messages[state.messages.length - 1];
