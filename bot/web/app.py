@@ -19,12 +19,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from bot import settings as settings_module
 from bot.settings import REGIONS, Settings
 from bot.web.chat import RASA_TIMEOUT
 from bot.web.chat import router as chat_router
 from bot.web.security import SecurityHeadersMiddleware
+from bot.web.staff import routes as staff_routes
 from bot.web.staff.routes import router as staff_router
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -39,6 +41,15 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # Router startup handlers do not run under a lifespan, so the staff console's is
+        # called here. A failure must not take the visitors' chat down with it (the console
+        # also migrates lazily on its first request).
+        staff_startup = getattr(staff_routes, "startup", None)
+        if staff_startup is not None:
+            try:
+                await run_in_threadpool(staff_startup)
+            except Exception:  # noqa: BLE001 - logged, the chat keeps working
+                log.exception("staff console start-up failed; the chat still runs")
         # One pooled client for all requests to Rasa; environment proxies are ignored
         # because Rasa is always on loopback.
         async with httpx.AsyncClient(timeout=RASA_TIMEOUT, trust_env=False) as client:
