@@ -16,6 +16,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
+from urllib.parse import urlparse
 
 from bot.paths import MODELS_DIR, ROOT, VAR_DIR
 from bot.settings import Settings
@@ -45,9 +46,17 @@ def process_env(settings: Settings) -> Dict[str, str]:
         SANIC_HOST=settings.host,  # rasa_sdk binds 0.0.0.0 unless told otherwise
     )
     if settings.db_url.startswith("sqlite:///"):
-        env["BOT_SQLITE_PATH"] = settings.db_url[len("sqlite:///"):]
-        Path(env["BOT_SQLITE_PATH"]).parent.mkdir(parents=True, exist_ok=True)
+        Path(settings.db_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    if settings.redis_url:
+        redis = urlparse(settings.redis_url)
+        env.update(BOT_REDIS_HOST=redis.hostname or "127.0.0.1", BOT_REDIS_PORT=str(redis.port or 6379),
+                   BOT_REDIS_DB=(redis.path or "/0").strip("/") or "0")
     return env
+
+
+def endpoints_file(settings: Settings) -> str:
+    """Single-server endpoints, or the scale-out ones (shared locks) when Redis is configured."""
+    return "endpoints.scale-out.yml" if settings.redis_url else "endpoints.yml"
 
 
 def latest_model() -> Optional[Path]:
@@ -105,7 +114,7 @@ class Stack:
             RASA, "run", "--model", str(model), "--enable-api",
             "--auth-token", self.settings.rasa_token,
             "--interface", self.settings.host, "--port", str(self.settings.rasa_port),
-            "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+            "--endpoints", endpoints_file(self.settings), "--credentials", "credentials.yml",
         ])
         return wait_until_up(f"{self.settings.rasa_url}/", timeout, proc)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import urllib.request
 import uuid
 from dataclasses import replace
@@ -19,15 +18,10 @@ import pytest
 
 from bot import settings as settings_module
 from bot.stack import Stack
+from tests.services import free_port
 
 ARTIFACTS = Path(__file__).resolve().parent / ".artifacts"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from bot.stack import latest_model
 RASA = str(Path(sys.executable).with_name("rasa"))
 ARTIFACTS = ROOT / "tests" / ".artifacts"
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_TELEMETRY_ENABLED": "false",
-       "ACTION_ENDPOINT_URL": "http://127.0.0.1:9/webhook", "BOT_SQLITE_PATH": str(ARTIFACTS / "unused.db"),
+       "ACTION_ENDPOINT_URL": "http://127.0.0.1:9/webhook",
        "BOT_DB_URL": f"sqlite:///{ARTIFACTS / 'unused.db'}"}
 
 

@@ -22,6 +22,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from bot import settings as settings_module
+from bot.redact import install_log_redaction
 from bot.settings import REGIONS, Settings
 from bot.web.chat import RASA_TIMEOUT
 from bot.web.chat import router as chat_router
@@ -41,6 +42,9 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # uvicorn has configured its log handlers by now; nothing personal reaches them
+        for name in (None, "uvicorn", "uvicorn.error", "uvicorn.access"):
+            install_log_redaction(logging.getLogger(name) if name else None)
         # Router startup handlers do not run under a lifespan, so the staff console's is
         # called here. A failure must not take the visitors' chat down with it (the console
         # also migrates lazily on its first request).

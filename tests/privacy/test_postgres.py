@@ -7,60 +7,20 @@ server binaries are not installed (Debian: `apt-get install postgresql`).
 from __future__ import annotations
 
 import asyncio
-import glob
-import os
-import pwd
-import shutil
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import free_port
+from tests.services import running_postgres
 
 pytestmark = pytest.mark.postgres
 
 
-def _bin(name: str):
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return found[-1] if found else shutil.which(name)
-
-
 @pytest.fixture(scope="module")
 def postgres_url():
-    initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.skip("PostgreSQL server binaries are not installed")
-    prefix = []
-    base = Path(tempfile.mkdtemp(prefix="bot-pg-"))
-    if os.geteuid() == 0:  # postgres refuses to run as root: run it as the postgres user
-        try:
-            user = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no postgres user to run the server as")
-        os.chown(base, user.pw_uid, user.pw_gid)
-        prefix = ["runuser", "-u", "postgres", "--"]
-        db_user = "postgres"
-    else:
-        db_user = pwd.getpwuid(os.geteuid()).pw_name
-    data, port = base / "data", free_port()
-    subprocess.run(prefix + [initdb, "-D", str(data), "-U", db_user, "--auth=trust", "-E", "UTF8"],
-                   check=True, capture_output=True, timeout=120)
-    subprocess.run(prefix + [pg_ctl, "-D", str(data), "-l", str(base / "server.log"), "-w", "-t", "60",
-                             "-o", f"-h 127.0.0.1 -p {port} -k {base}", "start"],
-                   check=True, capture_output=True, timeout=120)
-    try:
-        admin = sa.create_engine(f"postgresql://{db_user}@127.0.0.1:{port}/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(sa.text("CREATE DATABASE bot_test"))
-        admin.dispose()
-        yield f"postgresql://{db_user}@127.0.0.1:{port}/bot_test"
-    finally:
-        subprocess.run(prefix + [pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True, timeout=60)
-        shutil.rmtree(base, ignore_errors=True)
+    with running_postgres() as url:
+        yield url
 
 
 def test_store_migrations_queries_and_purge_on_postgres(postgres_url):
