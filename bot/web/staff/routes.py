@@ -315,7 +315,12 @@ async def review(request: Request, sender_id: str) -> Response:
         state.updated_at = dt.datetime.utcnow()
         queries.audit(session, identity.username, "review", target=sender_id, detail=", ".join(changes),
                       client=client_of(request))
-    return RedirectResponse(f"/staff/conversations/{quote(sender_id, safe='')}", status_code=303)
+    return _back_to_conversation(sender_id)
+
+
+def _back_to_conversation(sender_id: str, fragment: str = "") -> Response:
+    """After a change, back to the transcript (303 so a reload does not post again)."""
+    return RedirectResponse(f"/staff/conversations/{quote(sender_id, safe='')}{fragment}", status_code=303)
 
 
 @router.post("/conversations/{sender_id:path}/tags")
@@ -331,7 +336,7 @@ async def add_tag(request: Request, sender_id: str) -> Response:
             session.add(ConversationTag(sender_id=sender_id, tag=tag, added_by=identity.username,
                                         added_at=dt.datetime.utcnow()))
             queries.audit(session, identity.username, "tag", target=sender_id, detail=tag, client=client_of(request))
-    return RedirectResponse(f"/staff/conversations/{quote(sender_id, safe='')}", status_code=303)
+    return _back_to_conversation(sender_id)
 
 
 @router.post("/conversations/{sender_id:path}/notes")
@@ -344,7 +349,7 @@ async def add_note(request: Request, sender_id: str) -> Response:
             session.add(ConversationNote(sender_id=sender_id, author=identity.username, text=text,
                                          created_at=dt.datetime.utcnow()))
             queries.audit(session, identity.username, "note", target=sender_id, client=client_of(request))
-    return RedirectResponse(f"/staff/conversations/{quote(sender_id, safe='')}", status_code=303)
+    return _back_to_conversation(sender_id)
 
 
 @router.post("/messages/{event_id}/relabel")
@@ -371,7 +376,7 @@ async def relabel(request: Request, event_id: int) -> Response:
         row.relabelled_by, row.created_at = identity.username, dt.datetime.utcnow()
         queries.audit(session, identity.username, "relabel", target=sender_id,
                       detail=f"event {event_id}: {event['intent']} -> {intent}", client=client_of(request))
-    return RedirectResponse(f"/staff/conversations/{quote(sender_id, safe='')}#m{event_id}", status_code=303)
+    return _back_to_conversation(sender_id, f"#m{event_id}")
 
 
 # --------------------------------------------------------------------------- exports
