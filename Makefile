@@ -6,8 +6,10 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 RASA := TF_CPP_MIN_LOG_LEVEL=3 RASA_TELEMETRY_ENABLED=false $(VENV)/bin/rasa
-# Rasa 3.6 needs Python 3.10: one on PATH first, else pyenv's.
-PYTHON310 := $(shell command -v python3.10 2>/dev/null || echo "$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.10.13/bin/python3.10")
+# Rasa 3.6 needs Python 3.10: one on PATH first, else pyenv's. Each candidate is run,
+# because a pyenv shim is on PATH even where it cannot run 3.10 in this folder.
+PYTHON310 := $(shell for p in "$$(command -v python3.10)" $$(ls -d "$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)"/versions/3.10.*/bin/python3.10 2>/dev/null); do \
+	[ -n "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && echo "$$p" && break; done)
 export TF_CPP_MIN_LOG_LEVEL := 3
 export RASA_TELEMETRY_ENABLED := false
 
@@ -30,6 +32,7 @@ help:
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.lock pyproject.toml
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found (PATH or pyenv): Rasa 3.6 needs it" >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON310) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.lock

@@ -30,6 +30,7 @@ def process_env(settings: Settings) -> Dict[str, str]:
     env = dict(os.environ)
     env.update(
         TF_CPP_MIN_LOG_LEVEL="3",
+        RASA_TELEMETRY_ENABLED="false",  # nothing about visitors' conversations leaves the machine
         PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
         BOT_HOST=settings.host,
         RASA_PORT=str(settings.rasa_port),
