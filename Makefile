@@ -22,7 +22,7 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -not -n
 help:
 	@echo "make run        set everything up (first time: ~8 min) and start the product"
 	@echo "make test       set everything up and run the whole test suite"
-	@echo "make chat       talk to the bot in the terminal (needs the action server: make run in another shell)"
+	@echo "make chat       talk to the bot in the terminal"
 	@echo "make train      train the Rasa model into models/ when data or config changed"
 	@echo "make evaluate   held-out NLU evaluation (macro-F1, crisis recall)"
 	@echo "make bench      training time, start-up time and REST round-trip latency"
@@ -70,7 +70,7 @@ run: $(MODEL)
 	$(VENV)/bin/bot run
 
 chat: $(MODEL)
-	$(RASA) shell --model $(MODEL) --endpoints endpoints.yml
+	$(VENV)/bin/bot chat
 
 validate: $(VENV)/.installed $(SPACY_MODEL)
 	$(RASA) data validate --fail-on-warnings

@@ -5,13 +5,13 @@ import argparse
 import sys
 from typing import List, Optional
 
-from bot.cli import export, purge, run, staff
+from bot.cli import chat, export, purge, run, staff
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bot", description="Heroin-detox support assistant")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for module in (run, staff, purge, export):
+    for module in (run, chat, staff, purge, export):
         module.register(subparsers)
     return parser
 
