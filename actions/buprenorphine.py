@@ -59,7 +59,7 @@ class ActionExplainBuprenorphineTiming(Action):
             said = f"Thanks. You said the last use was {used}"
             said += f", {when}." if when != "not sure" else "."
             dispatcher.utter_message(text=said)
-        audience = dialogue.audience(tracker.get_slot("audience"), {})
+        audience = dialogue.audience(tracker.get_slot("audience"), {}, tracker.get_slot("family_member"))
         values = {"substance": [used]} if used != "unknown" else {}
         say_answer(dispatcher, tracker, facts.compose("buprenorphine_timing", audience, values))
         # cleared so the next question about timing asks afresh

@@ -28,7 +28,8 @@ class ActionAnswerTopic(Action):
             dispatcher.utter_message(response="utter_fallback")
             return []
         values = dialogue.entity_values(tracker.latest_message)
-        audience = dialogue.audience(tracker.get_slot("audience"), values)
+        audience = dialogue.audience(tracker.get_slot("audience"), values,
+                                     tracker.get_slot("family_member"))
         say_answer(dispatcher, tracker, facts.compose(topic, audience, values))
         if audience != tracker.get_slot("audience"):
             return [SlotSet("audience", audience)]

@@ -26,9 +26,12 @@ def entity_values(message: Mapping[str, Any]) -> Dict[str, List[str]]:
     return values
 
 
-def audience(current: Optional[str], values: Mapping[str, Iterable[str]]) -> str:
-    """A family member mentioned once switches the conversation to family framing for good."""
-    if values.get("family_member"):
+def audience(current: Optional[str], values: Mapping[str, Iterable[str]],
+             family_member: Optional[str] = None) -> str:
+    """A family member mentioned once switches the conversation to family framing for good,
+    even when that message itself was answered by something else (a greeting, the fallback):
+    the Rasa server keeps the mention in the `family_member` slot."""
+    if values.get("family_member") or family_member:
         return FAMILY
     return current if current in (FAMILY, SELF) else SELF
 

@@ -57,6 +57,13 @@ def test_family_framing_persists_through_the_slot():
     assert messages[0]["text"].startswith(first_paragraph(FACTS["relapse"].family))
 
 
+def test_family_member_mentioned_in_an_earlier_unanswered_message_still_counts():
+    # "hi, my son uses gear" got a greeting or the fallback, so only the slot remembers it
+    messages, events = run(ActionAnswerTopic(), tracker("withdrawal_timeline", slots={"family_member": "son"}))
+    assert messages[0]["text"].startswith(first_paragraph(FACTS["withdrawal_timeline"].family))
+    assert SlotSet("audience", "family") in events
+
+
 def test_after_a_crisis_answers_keep_a_line_with_human_contacts():
     for region in ("uk", "us"):
         t = tracker("cravings", slots={"crisis_seen": True, "region": region})

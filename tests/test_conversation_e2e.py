@@ -78,6 +78,13 @@ def test_family_member_switches_the_conversation_to_family_framing(chat):
     assert later[0]["text"].startswith(first_paragraph(FACTS["withdrawal_timeline"].family))
 
 
+def test_family_framing_after_a_mention_the_bot_did_not_answer_as_a_topic(chat):
+    sender = uuid.uuid4().hex
+    chat("hello, my daughter has been using gear", sender=sender)
+    replies = chat("how long does withdrawal last", sender=sender)
+    assert replies[0]["text"].startswith(first_paragraph(FACTS["withdrawal_timeline"].family))
+
+
 def test_after_a_crisis_answers_keep_the_contacts_line(chat):
     sender = uuid.uuid4().hex
     chat(CRISIS_MESSAGES["crisis_suicidal"], sender=sender, region="us")
