@@ -11,31 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-import yaml
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 from bot.nlp.crisis_matcher import CRISIS_PRIORITY
+from bot.nlu_data import intent_examples
 from bot.paths import DATA, ROOT
 
 HOLDOUT = ROOT / "tests" / "nlu" / "holdout.yml"
-ANNOTATION = re.compile(r"\[([^\]]+)\](\([^)]*\)|\{[^}]*\})")
-
-
-def plain(text: str) -> str:
-    """An NLU example without its entity annotations."""
-    return ANNOTATION.sub(r"\1", text).strip()
-
-
-def examples(path: Path) -> List[Tuple[str, str]]:
-    nlu = yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]
-    pairs = []
-    for block in nlu:
-        if "intent" not in block:
-            continue
-        for line in block["examples"].splitlines():
-            if line.strip().startswith("- "):
-                pairs.append((plain(line.strip()[2:]), block["intent"]))
-    return pairs
 
 
 def _key(text: str) -> str:
@@ -44,8 +26,8 @@ def _key(text: str) -> str:
 
 def check_disjoint(holdout: Path = HOLDOUT, training: Path = DATA / "nlu.yml") -> List[str]:
     """Held-out examples that also appear (ignoring case and punctuation) in training."""
-    trained = {_key(t) for t, _ in examples(training)}
-    return [t for t, _ in examples(holdout) if _key(t) in trained]
+    trained = {_key(t) for t, _ in intent_examples(training)}
+    return [t for t, _ in intent_examples(holdout) if _key(t) in trained]
 
 
 @dataclass
@@ -62,7 +44,7 @@ def evaluate(model_path: Path, holdout: Path = HOLDOUT) -> Report:
     from rasa.core.agent import Agent  # heavy import, only when evaluating
 
     agent = Agent.load(str(model_path))
-    pairs = examples(holdout)
+    pairs = intent_examples(holdout)
 
     async def parse_all() -> List[str]:
         return [(await agent.parse_message(text))["intent"]["name"] for text, _ in pairs]

@@ -1,16 +1,13 @@
 """The Rasa project as a whole: data validation, test stories, held-out NLU evaluation."""
 import os
 import subprocess
-import sys
-from pathlib import Path
 
-import pytest
 
 from bot import evaluation
+from bot.nlu_data import intent_examples
 from bot.paths import ROOT
-from bot.stack import latest_model
+from bot.stack import RASA, latest_model
 
-RASA = str(Path(sys.executable).with_name("rasa"))
 ARTIFACTS = ROOT / "tests" / ".artifacts"
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_TELEMETRY_ENABLED": "false",
        "ACTION_ENDPOINT_URL": "http://127.0.0.1:9/webhook",
@@ -41,7 +38,7 @@ def test_held_out_examples_are_not_in_the_training_data():
 
 def test_held_out_nlu_meets_the_bar():
     counts = {}
-    for _, intent in evaluation.examples(evaluation.HOLDOUT):
+    for _, intent in intent_examples(evaluation.HOLDOUT):
         counts[intent] = counts.get(intent, 0) + 1
     assert min(counts.values()) >= 5
     report = evaluation.evaluate(latest_model())

@@ -14,9 +14,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-import yaml
 from sqlalchemy.orm import Session
 
+from bot.nlu_data import intent_examples
 from bot.redact import PLACEHOLDER_RE, redact
 from bot.transcripts import queries
 from bot.transcripts.models import MessageRelabel
@@ -36,17 +36,11 @@ def existing_examples(paths: Iterable[Path]) -> Dict[str, str]:
     found: Dict[str, str] = {}
     for path in paths:
         try:
-            doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+            pairs = intent_examples(path)
         except Exception:
             continue
-        for block in doc.get("nlu", []) or []:
-            if not isinstance(block, dict) or "intent" not in block:
-                continue
-            for line in str(block.get("examples", "")).splitlines():
-                line = line.strip()
-                if line.startswith("- "):
-                    text = re.sub(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})", r"\1", line[2:]).strip()
-                    found[text.lower()] = block["intent"]
+        for text, intent in pairs:
+            found[text.lower()] = intent
     return found
 
 
