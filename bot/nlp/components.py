@@ -67,20 +67,14 @@ class CrisisSafetyNet(GraphComponent):
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage,
                resource: Resource, execution_context: ExecutionContext) -> "CrisisSafetyNet":
-        return cls(config)
-
-    @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "CrisisSafetyNet":
+        # non-trainable components are built with `create` at inference too, so the rules
+        # file is read when the server starts, not baked into the model
         return cls(config)
 
     def _matcher_for(self, model: SpacyModel) -> CrisisMatcher:
         if self._matcher is None:
             self._matcher = CrisisMatcher(model.model, self._patterns_file)
         return self._matcher
-
-    def process_training_data(self, training_data, model: SpacyModel):
-        return training_data
 
     def process(self, messages: List[Message], model: SpacyModel) -> List[Message]:
         matcher = self._matcher_for(model)
