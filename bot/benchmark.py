@@ -26,7 +26,7 @@ MESSAGES = [
 ]
 
 
-def _post(url: str, body: dict) -> None:
+def post_message(url: str, body: dict) -> None:
     req = urllib.request.Request(url, data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=60) as response:
@@ -51,7 +51,7 @@ def measure(settings: Settings, rounds: int = 5) -> Dict[str, float]:
         sender = uuid.uuid4().hex  # a fresh conversation per round, like a new visitor
         for text in MESSAGES:
             started = time.perf_counter()
-            _post(settings.rasa_webhook_url, {"sender": sender, "message": text})
+            post_message(settings.rasa_webhook_url, {"sender": sender, "message": text})
             message_ms.append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
             _get(f"{settings.rasa_url}/")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -58,6 +59,13 @@ def process_env(settings: Settings) -> Dict[str, str]:
 def endpoints_file(settings: Settings) -> str:
     """Single-server endpoints, or the scale-out ones (shared locks) when Redis is configured."""
     return "endpoints.scale-out.yml" if settings.redis_url else "endpoints.yml"
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now, for a stack beside a running `make run`."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def latest_model() -> Optional[Path]:

@@ -46,6 +46,11 @@ def stack(test_settings) -> Stack:
         running.stop()
 
 
+def first_paragraph(text: str) -> str:
+    """The opening paragraph of a fact or reply: what the visitor sees first."""
+    return text.strip().split("\n\n")[0]
+
+
 def post_json(url: str, body: Dict[str, Any], timeout: float = 60) -> Any:
     request = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})

@@ -19,11 +19,7 @@ from typing import Iterator
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from bot.stack import free_port
 
 
 def _postgres_bin(name: str):

@@ -10,6 +10,7 @@ from actions.buprenorphine import ActionExplainBuprenorphineTiming, ValidateBupr
 from actions.crisis import ActionFlagCrisis
 from actions.topics import ActionAnswerTopic
 from bot import contacts, facts
+from tests.conftest import first_paragraph
 
 FACTS = facts.load()
 
@@ -29,10 +30,6 @@ def run(action, t):
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, t, {}))
     return dispatcher.messages, events
-
-
-def first_paragraph(text):
-    return text.strip().split("\n\n")[0]
 
 
 @pytest.mark.parametrize("topic", sorted(FACTS))

@@ -10,6 +10,7 @@ import yaml
 
 from bot import contacts, facts
 from bot.paths import ROOT
+from tests.conftest import first_paragraph
 
 pytestmark = pytest.mark.stack
 FACTS = facts.load()
@@ -23,10 +24,6 @@ CRISIS_MESSAGES = {
 
 def texts(messages):
     return [m.get("text") or "" for m in messages]
-
-
-def first_paragraph(text):
-    return text.strip().split("\n\n")[0]
 
 
 def response_texts(name):

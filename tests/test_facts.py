@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from bot import facts
-from bot.paths import DATA, ROOT
+from bot.paths import ROOT
 
 SEEDS_DIR = ROOT.parent / "shared" / "seeds"
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import sys
 import time
 import uuid
@@ -10,20 +9,14 @@ from dataclasses import replace
 
 from bot import benchmark, settings as settings_module
 from bot.paths import ROOT, VAR_DIR
-from bot.stack import Stack, wait_until_up
+from bot.stack import Stack, free_port
 
 RESULTS = ROOT / "results"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main() -> int:
-    settings = replace(settings_module.load(), rasa_port=_free_port(), actions_port=_free_port(),
-                       web_port=_free_port(),
+    settings = replace(settings_module.load(), rasa_port=free_port(), actions_port=free_port(),
+                       web_port=free_port(),
                        db_url=f"sqlite:///{VAR_DIR / f'bench-{uuid.uuid4().hex[:6]}.db'}")
     figures = {}
     train_file = RESULTS / "train_seconds.txt"
@@ -33,7 +26,7 @@ def main() -> int:
         stack.start_actions()
         started = time.perf_counter()
         stack.start_rasa()
-        benchmark._post(settings.rasa_webhook_url, {"sender": "bench", "message": "hello"})
+        benchmark.post_message(settings.rasa_webhook_url, {"sender": "bench", "message": "hello"})
         figures["startup_to_first_reply_s"] = time.perf_counter() - started
         figures.update(benchmark.measure(settings))
     print(benchmark.format_figures(figures))

@@ -6,13 +6,12 @@ environment as the real stack, against a scratch SQLite file.
 from __future__ import annotations
 
 import argparse
-import socket
 import subprocess
 from dataclasses import replace
 
 from bot import settings as settings_module
 from bot.paths import ROOT, VAR_DIR
-from bot.stack import RASA, Stack, latest_model, process_env
+from bot.stack import RASA, Stack, free_port, latest_model, process_env
 
 
 def register(subparsers) -> None:
@@ -20,18 +19,12 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=chat)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def chat(args: argparse.Namespace) -> int:
     model = latest_model()
     if model is None:
         print("no trained model in models/: run `make train` first")
         return 2
-    settings = replace(settings_module.load(), actions_port=_free_port(),
+    settings = replace(settings_module.load(), actions_port=free_port(),
                        db_url=f"sqlite:///{VAR_DIR / 'chat.db'}")
     with Stack(settings, log_dir=VAR_DIR / "logs" / "chat") as stack:
         stack.start_actions()

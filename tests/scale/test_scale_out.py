@@ -15,7 +15,7 @@ import pytest
 
 from bot import facts, settings as settings_module
 from bot.stack import Stack
-from tests.conftest import ARTIFACTS, post_json
+from tests.conftest import ARTIFACTS, first_paragraph, post_json
 from tests.services import free_port, running_postgres, running_redis
 
 pytestmark = [pytest.mark.postgres, pytest.mark.stack]
@@ -48,10 +48,6 @@ def tracker_events(settings, sender):
     url = f"{settings.rasa_url}/conversations/{sender}/tracker?token={settings.rasa_token}"
     with urllib.request.urlopen(url, timeout=30) as response:
         return json.loads(response.read())["events"]
-
-
-def first_paragraph(text):
-    return text.strip().split("\n\n")[0]
 
 
 def test_a_conversation_carries_on_across_servers(servers):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from urllib.parse import quote
 
 import pytest
 import requests

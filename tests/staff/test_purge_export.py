@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 import csv
@@ -12,12 +11,9 @@ import io
 
 import pytest
 import sqlalchemy as sa
-import yaml
 
 from bot.paths import ROOT
-from bot.transcripts import db
-from tests.conftest import ARTIFACTS
-from tests.staff.conftest import PASSWORD, csrf_of, run_cli, write_conversation
+from tests.staff.conftest import csrf_of, run_cli, write_conversation
 
 DAY = 86400.0
 
@@ -119,8 +115,6 @@ def test_relabel_then_export_nlu_merges_into_valid_training_data(console, tmp_pa
         ("my name is Kay Obi and i feel rough, email kay@obi.net", "greet", 0.35, "...", {}),
         ("ok (fine) [really]", "affirm", 0.4, "...", {}),
     ])
-    import requests
-
     http = console.login()
     page = http.get(f"{console.url}/staff/conversations/{sid}").text
     token = csrf_of(page)

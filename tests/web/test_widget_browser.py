@@ -259,7 +259,7 @@ def test_axe_finds_no_serious_or_critical_violations(chromium_browser, web_url):
 def test_reduced_motion_is_respected(chromium_browser, web_url):
     session = BrowserSession(chromium_browser, web_url, reduced_motion="reduce")
     try:
-        widget = Widget(session.page).goto(web_url).open()
+        Widget(session.page).goto(web_url).open()
         duration = session.page.evaluate(
             "parseFloat(getComputedStyle(document.querySelector('.hdw-panel')).animationDuration)")
         assert duration < 0.01
