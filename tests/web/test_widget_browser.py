@@ -103,6 +103,31 @@ def test_crisis_message_shows_crisis_contacts(widget, browser_session, web_url, 
     assert_clean(browser_session)
 
 
+@pytest.mark.parametrize("start", ["uk", "us"])
+def test_region_changed_in_the_widget_reaches_the_bot(widget, browser_session, web_url, start):
+    """A visitor on a page set to one region picks the other: the launcher line and the
+    bot's crisis reply both carry the chosen region's numbers, and only those."""
+    chosen = "us" if start == "uk" else "uk"
+    widget.goto(f"{web_url}/?region={start}").open()
+    widget.page.get_by_label("Region").select_option(chosen)
+    expected, previous = contacts(chosen), contacts(start)
+    only_previous = [c["number"] for c in previous.values()
+                     if c["number"] not in {x["number"] for x in expected.values()}]
+
+    replies = " ".join(widget.send("I want to kill myself"))
+    assert expected["emergency"]["number"] in replies, replies
+    assert expected["crisis_line"]["number"] in replies, replies
+    assert not any(n in replies for n in only_previous), replies
+
+    widget.page.keyboard.press("Escape")
+    widget.panel.wait_for(state="hidden")
+    hrefs = widget.page.locator(".hdw-dock-urgent a").evaluate_all(
+        "els => els.map(a => a.getAttribute('href'))")
+    assert hrefs == ["tel:" + re.sub(r"[^\d+]", "", expected[k]["number"])
+                     for k in ("emergency", "crisis_line")]
+    assert_clean(browser_session)
+
+
 # ---- storage: reload, clear, quick exit -------------------------------------------------
 
 def test_reload_keeps_conversation_and_clear_empties_it(widget, browser_session, web_url):
@@ -362,6 +387,14 @@ def test_screenshots_of_the_demo_page(chromium_browser, web_url):
         targets.append(SCREENSHOTS)
     for target in targets:
         target.mkdir(parents=True, exist_ok=True)
+    # The closed widget on a phone: the urgent line shows before anyone opens the chat.
+    session = BrowserSession(chromium_browser, web_url, reduced_motion="reduce", **PHONE)
+    try:
+        Widget(session.page).goto(web_url)
+        for target in targets:
+            session.page.screenshot(path=str(target / "demo-phone-closed.png"))
+    finally:
+        session.close()
     for name, context_args in (("desktop", {}), ("phone", PHONE)):
         session = BrowserSession(chromium_browser, web_url, reduced_motion="reduce",
                                  **context_args)

@@ -10,6 +10,11 @@
  * Plain JavaScript, no framework, no third-party requests. Nothing a person typed or
  * the bot returned is ever parsed as HTML: all message content goes through
  * textContent / createElement. The conversation lives in sessionStorage only.
+ *
+ * data-region is the page's default region (uk or us); a visitor can change it inside the
+ * widget, and that choice is kept in sessionStorage for the rest of the session. The closed
+ * widget always shows the region's emergency number and crisis line as tel: links, from the
+ * built-in copy below, so they show even when the web app cannot be reached.
  */
 (function () {
   "use strict";
@@ -19,14 +24,18 @@
   window.__hdwChatWidget = true;
 
   // ---- configuration -----------------------------------------------------------
+  var REGIONS = ["uk", "us"];
+  var REGION_NAMES = { uk: "UK", us: "US" };
   var EXIT_URLS = { uk: "https://www.bbc.co.uk/weather", us: "https://weather.com" };
-  // Minimal built-in copy of data/contacts.yml, used until (or when) the server's copy
-  // cannot be fetched, so the numbers show even if the web app itself is unreachable.
+  // Built-in copy of data/contacts.yml (a test keeps the two equal), used until (or when)
+  // the server's copy cannot be fetched, so the numbers show even if the web app itself is
+  // unreachable. A `text_line` is a number to text, so it gets an sms: link, not tel:.
   var BUILTIN_CONTACTS = {
     uk: {
       emergency: { name: "Emergency services", number: "999", note: "ambulance, police, fire" },
       urgent: { name: "NHS 111", number: "111", note: "urgent medical help; choose the mental health option" },
       crisis_line: { name: "Samaritans", number: "116 123", note: "24/7, free" },
+      text_line: { name: "SHOUT", number: "85258", note: "text SHOUT to 85258, free, 24/7" },
       helpline: { name: "FRANK", number: "0300 123 6600", note: "drugs information and advice" }
     },
     us: {
@@ -36,6 +45,7 @@
       poison_control: { name: "Poison Control", number: "1-800-222-1222", note: "24/7" }
     }
   };
+  var TEXT_KEYS = ["text_line"];
   var STORAGE_KEY = "hdw-chat-v1";
   var MAX_STORED_MESSAGES = 200;
   var RETRY_DELAYS = [2, 4, 8, 16, 30]; // seconds; the last one repeats
@@ -44,17 +54,20 @@
 
   var data = script.dataset;
   var scriptUrl = new URL(script.src, document.baseURI);
-  var region = (data.region || "uk").toLowerCase() === "us" ? "us" : "uk";
+  var pageRegion = validRegion((data.region || "uk").toLowerCase()) || "uk";
   var config = {
     title: data.title || "Chat with us",
-    region: region,
+    region: pageRegion,
     position: data.position === "left" ? "left" : "right",
     maxChars: Math.max(1, parseInt(data.maxChars, 10) || 1000),
-    exitUrl: safeHttpUrl(data.exitUrl) || EXIT_URLS[region],
+    exitUrl: safeHttpUrl(data.exitUrl),
     apiBase: safeHttpUrl(data.apiBase) || scriptUrl.origin,
     greeting: data.greeting === undefined ? "/greet" : data.greeting
   };
-  var contacts = BUILTIN_CONTACTS[region];
+
+  function validRegion(value) {
+    return REGIONS.indexOf(value) >= 0 ? value : null;
+  }
 
   function safeHttpUrl(value) {
     if (!value) return null;
@@ -75,12 +88,16 @@
     }).join("");
   }
 
+  // state.region is the visitor's own choice of region (absent until they make one); it
+  // outranks the page's data-region for the rest of the session.
   function loadState() {
     try {
       var raw = window.sessionStorage.getItem(STORAGE_KEY);
       var saved = raw ? JSON.parse(raw) : null;
       if (saved && /^[0-9a-f]{32}$/.test(saved.id) && Array.isArray(saved.messages)) {
-        return { id: saved.id, messages: saved.messages.filter(validStoredMessage), open: !!saved.open };
+        var loaded = { id: saved.id, messages: saved.messages.filter(validStoredMessage), open: !!saved.open };
+        if (validRegion(saved.region)) loaded.region = saved.region;
+        return loaded;
       }
     } catch (e) { /* storage blocked or corrupt: start afresh */ }
     return { id: newConversationId(), messages: [], open: false };
@@ -92,7 +109,7 @@
 
   function saveState() {
     try {
-      if (!state.messages.length && !state.open) {
+      if (!state.messages.length && !state.open && !state.region) {
         window.sessionStorage.removeItem(STORAGE_KEY);
         return;
       }
@@ -102,6 +119,8 @@
   }
 
   var state = loadState();
+  if (state.region) config.region = state.region;
+  var contacts = BUILTIN_CONTACTS[config.region];
 
   // ---- DOM helpers -------------------------------------------------------------
   var uid = "hdw-" + Math.random().toString(36).slice(2, 8);
@@ -131,8 +150,19 @@
     return "tel:" + number.replace(/[^\d+]/g, "");
   }
 
-  function telLink(number) {
-    return el("a", { href: telHref(number), className: "hdw-tel", text: number });
+  // A phone number as a link: tel: to call it, or sms: for a number to text. `label`, when
+  // given, is the accessible name; it starts with the number shown, so speech input works.
+  function telLink(number, label, kind) {
+    var sms = kind === "sms";
+    return el("a", {
+      href: sms ? "sms:" + number.replace(/[^\d+]/g, "") : telHref(number),
+      className: "hdw-tel", text: number, "aria-label": label || null
+    });
+  }
+
+  function contactLink(key, c) {
+    var sms = TEXT_KEYS.indexOf(key) >= 0;
+    return telLink(c.number, c.number + ", " + (sms ? "text " : "call ") + c.name, sms ? "sms" : "tel");
   }
 
   var prefersReducedMotion = window.matchMedia
@@ -153,6 +183,9 @@
     el("span", { className: "hdw-launcher-icon", "aria-hidden": "true" }),
     el("span", { className: "hdw-launcher-text", text: config.title })
   ]);
+  // The closed widget's urgent line: visible before anyone opens the chat or types.
+  var dockUrgent = el("p", { className: "hdw-dock-urgent", id: uid + "-dock-urgent" });
+  var dock = el("div", { className: "hdw-dock" }, [dockUrgent, launcher]);
 
   var closeButton = el("button", {
     type: "button", className: "hdw-icon-button hdw-close", "aria-label": "Close chat",
@@ -162,6 +195,16 @@
   var clearButton = el("button", { type: "button", className: "hdw-clear", text: "Clear conversation" });
 
   var urgent = el("p", { className: "hdw-urgent", id: uid + "-urgent" });
+  var regionSelect = el("select", { id: uid + "-region", className: "hdw-region-select" },
+    REGIONS.map(function (r) { return el("option", { value: r, text: REGION_NAMES[r] }); }));
+  regionSelect.value = config.region;
+  var urgentBar = el("div", { className: "hdw-urgent-bar" }, [
+    urgent,
+    el("div", { className: "hdw-region" }, [
+      el("label", { for: uid + "-region", text: "Region" }),
+      regionSelect
+    ])
+  ]);
   var hint = el("p", { className: "hdw-hint", id: uid + "-hint",
     text: "Automated assistant, not a person. Press Esc twice to leave this site quickly." });
 
@@ -175,6 +218,7 @@
 
   var typing = el("div", { className: "hdw-typing", role: "status", "aria-live": "polite" });
   var announcer = el("div", { className: "hdw-sr", role: "status", "aria-live": "assertive" });
+  var politeAnnouncer = el("div", { className: "hdw-sr", role: "status", "aria-live": "polite" });
 
   var offlineText = el("p", { className: "hdw-offline-retry" });
   var retryButton = el("button", { type: "button", className: "hdw-retry", text: "Try again now" });
@@ -218,8 +262,8 @@
       el("h2", { className: "hdw-title", id: titleId, text: config.title }),
       el("div", { className: "hdw-header-actions" }, [exitButton, closeButton])
     ]),
-    urgent,
-    hint,
+    // Shrinks and scrolls, urgent numbers first, when large text leaves little room.
+    el("div", { className: "hdw-top" }, [urgentBar, hint]),
     log,
     typing,
     offline,
@@ -228,10 +272,17 @@
   panel.hidden = true;
 
   root.appendChild(panel);
-  root.appendChild(launcher);
+  root.appendChild(dock);
   root.appendChild(announcer);
+  root.appendChild(politeAnnouncer);
 
   // ---- contacts ------------------------------------------------------------------
+  // "Samaritans", but "the crisis line" when the name already carries the number
+  // ("988 Suicide & Crisis Lifeline"), so the short line does not say 988 twice.
+  function crisisShortName(crisis) {
+    return crisis.name && crisis.name.indexOf(crisis.number) < 0 ? crisis.name : "the crisis line";
+  }
+
   function renderContacts() {
     var emergency = contacts.emergency || {};
     var crisis = contacts.crisis_line || {};
@@ -239,11 +290,25 @@
     urgent.appendChild(el("strong", { text: "Urgent help: " }));
     if (emergency.number) {
       urgent.appendChild(document.createTextNode("call "));
-      urgent.appendChild(telLink(emergency.number));
+      urgent.appendChild(contactLink("emergency", emergency));
     }
     if (crisis.number) {
-      urgent.appendChild(document.createTextNode(" \u00b7 " + crisis.name + " "));
-      urgent.appendChild(telLink(crisis.number));
+      // no-break space: the dot stays with the number before it when the line wraps
+      urgent.appendChild(document.createTextNode("\u00a0\u00b7 " + crisis.name + " "));
+      urgent.appendChild(contactLink("crisis_line", crisis));
+    }
+
+    // One short line on the closed widget: "In danger now? Call 999 or Samaritans 116 123".
+    dockUrgent.textContent = "";
+    dockUrgent.appendChild(el("strong", { text: "In danger now?" }));
+    if (emergency.number) {
+      dockUrgent.appendChild(document.createTextNode(" Call "));
+      dockUrgent.appendChild(contactLink("emergency", emergency));
+    }
+    if (crisis.number) {
+      dockUrgent.appendChild(document.createTextNode(
+        (emergency.number ? " or " : " Call ") + crisisShortName(crisis) + " "));
+      dockUrgent.appendChild(contactLink("crisis_line", crisis));
     }
 
     offlineContacts.textContent = "";
@@ -252,7 +317,7 @@
       if (!c || !c.number) return;
       offlineContacts.appendChild(el("li", null, [
         el("span", { className: "hdw-contact-name", text: c.name + ": " }),
-        telLink(c.number),
+        contactLink(key, c),
         c.note ? el("span", { className: "hdw-contact-note", text: " (" + c.note + ")" }) : null
       ]));
     });
@@ -267,7 +332,8 @@
     });
   }
 
-  function useContacts(value) {
+  function useContacts(value, forRegion) {
+    if (forRegion !== config.region) return; // an answer about a region no longer chosen
     if (validContacts(value)) {
       contacts = value;
       renderContacts();
@@ -275,26 +341,51 @@
   }
 
   function fetchContacts() {
-    fetch(config.apiBase + "/api/contacts?region=" + encodeURIComponent(config.region), {
+    var asked = config.region;
+    fetch(config.apiBase + "/api/contacts?region=" + encodeURIComponent(asked), {
       credentials: "omit", referrerPolicy: "no-referrer"
     }).then(function (res) {
       return res.ok ? res.json() : null;
     }).then(function (body) {
-      if (body) useContacts(body.contacts);
+      if (body) useContacts(body.contacts, asked);
     }).catch(function () { /* the built-in copy stays */ });
   }
 
+  // ---- region: the page's default, or the visitor's own choice -------------------------
+  function setRegion(value) {
+    var chosen = validRegion(value);
+    if (!chosen || chosen === config.region) return;
+    config.region = chosen;
+    state.region = chosen;
+    saveState();
+    regionSelect.value = chosen;
+    contacts = BUILTIN_CONTACTS[chosen];
+    renderContacts();
+    fetchContacts();
+    var emergency = contacts.emergency || {};
+    var crisis = contacts.crisis_line || {};
+    announce("Region changed to " + REGION_NAMES[chosen] + ". Urgent help: call " + emergency.number +
+      (crisis.number ? ", or " + crisis.name + " on " + crisis.number : "") + ".", true);
+  }
+
+  function exitUrl() {
+    return config.exitUrl || EXIT_URLS[config.region];
+  }
+
   // ---- rendering message text safely ---------------------------------------------------
-  // Links are recognised in plain text and built with createElement; only http(s) and
-  // tel: targets are ever created.
+  // Links are recognised in plain text and built with createElement; only http(s), tel:
+  // and (for a number to text) sms: targets are ever created.
   var URL_PATTERN = /\bhttps?:\/\/[^\s<>"'()]+|\bwww\.[a-z0-9-]+(?:\.[a-z0-9-]+)+[^\s<>"'()]*/gi;
 
+  // Every number the widget knows, longest first; `textOnly` lists the numbers to text.
+  var textOnly = {};
   function knownNumbers() {
     var numbers = [];
     [BUILTIN_CONTACTS.uk, BUILTIN_CONTACTS.us, contacts].forEach(function (set) {
       Object.keys(set).forEach(function (k) {
         var n = set[k] && set[k].number;
         if (n && numbers.indexOf(n) < 0) numbers.push(n);
+        if (n && TEXT_KEYS.indexOf(k) >= 0) textOnly[n] = true;
       });
     });
     return numbers.sort(function (a, b) { return b.length - a.length; });
@@ -328,7 +419,7 @@
   }
 
   function makeLink(found) {
-    if (/^[\d +-]+$/.test(found)) return telLink(found);
+    if (/^[\d +-]+$/.test(found)) return telLink(found, null, textOnly[found] ? "sms" : "tel");
     var href;
     try {
       var url = new URL(/^www\./i.test(found) ? "https://" + found : found);
@@ -464,6 +555,7 @@
     if (inFlight || !queue.length) return;
     var m = queue[0];
     var sentIn = generation;
+    var sentRegion = config.region;
     inFlight = true;
     showTyping(true);
     var controller = window.AbortController ? new AbortController() : null;
@@ -471,7 +563,7 @@
     fetch(config.apiBase + "/api/chat", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ conversation_id: state.id, message: m.payload || m.text, region: config.region }),
+      body: JSON.stringify({ conversation_id: state.id, message: m.payload || m.text, region: sentRegion }),
       credentials: "omit",
       cache: "no-store",
       referrerPolicy: "no-referrer",
@@ -490,14 +582,14 @@
       } else if (result.status >= 400 && result.status < 500 && result.status !== 408 && result.status !== 429) {
         rejected(m, result.body && result.body.error);
       } else {
-        failed(result.body && result.body.contacts);
+        failed(result.body && result.body.contacts, sentRegion);
       }
     }, function () {
       clearTimeout(timeout);
       inFlight = false;
       showTyping(false);
       if (sentIn !== generation) { pump(); return; }
-      failed(null);
+      failed(null, sentRegion);
     });
   }
 
@@ -543,8 +635,8 @@
     pump();
   }
 
-  function failed(serverContacts) {
-    useContacts(serverContacts);
+  function failed(serverContacts, sentRegion) {
+    useContacts(serverContacts, sentRegion);
     goOffline();
   }
 
@@ -625,11 +717,14 @@
     }
   }
 
-  var announceTimer = null;
-  function announce(text) {
-    announcer.textContent = "";
-    clearTimeout(announceTimer);
-    announceTimer = setTimeout(function () { announcer.textContent = text; }, 50);
+  // `polite`: said when the screen reader is idle (a change the visitor made themselves).
+  var announceTimers = {};
+  function announce(text, polite) {
+    var target = polite ? politeAnnouncer : announcer;
+    var key = polite ? "polite" : "assertive";
+    target.textContent = "";
+    clearTimeout(announceTimers[key]);
+    announceTimers[key] = setTimeout(function () { target.textContent = text; }, 50);
   }
 
   function showError(text) {
@@ -735,7 +830,8 @@
     generation += 1;
     showTyping(false);
     goOnline();
-    state = { id: newConversationId(), messages: [], open: true };
+    // The region is a setting, not part of the conversation: it stays.
+    state = { id: newConversationId(), messages: [], open: true, region: state.region };
     greetingSent = false;
     try { window.sessionStorage.removeItem(STORAGE_KEY); } catch (e) { /* ignore */ }
     renderAll();
@@ -753,7 +849,7 @@
     log.textContent = "";
     input.value = "";
     // replace(): the page is swapped out of the history, so Back does not return to it.
-    window.location.replace(config.exitUrl);
+    window.location.replace(exitUrl());
   }
 
   launcher.addEventListener("click", function () {
@@ -763,6 +859,7 @@
   clearButton.addEventListener("click", clearConversation);
   exitButton.addEventListener("click", quickExit);
   retryButton.addEventListener("click", retryNow);
+  regionSelect.addEventListener("change", function () { setRegion(regionSelect.value); });
 
   var lastEscape = 0;
   document.addEventListener("keydown", function (event) {
@@ -786,7 +883,7 @@
   panel.addEventListener("keydown", function (event) {
     if (event.key !== "Tab" || !narrowScreen.matches) return;
     var focusable = Array.prototype.filter.call(
-      panel.querySelectorAll("a[href], button:not([disabled]), textarea, [tabindex='0']"),
+      panel.querySelectorAll("a[href], button:not([disabled]), select, textarea, [tabindex='0']"),
       function (node) { return node.offsetParent !== null; });
     if (!focusable.length) return;
     var first = focusable[0];
