@@ -6,7 +6,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.topics import say_answer
+from actions.topics import region_of, say_answer
 from bot import dialogue, facts
 
 CRISIS_INTENTS = {"crisis_suicidal", "crisis_overdose", "crisis_medical"}
@@ -61,6 +61,8 @@ class ActionExplainBuprenorphineTiming(Action):
             dispatcher.utter_message(text=said)
         audience = dialogue.audience(tracker.get_slot("audience"), {}, tracker.get_slot("family_member"))
         values = {"substance": [used]} if used != "unknown" else {}
-        say_answer(dispatcher, tracker, facts.compose("buprenorphine_timing", audience, values))
-        # cleared so the next question about timing asks afresh
-        return [SlotSet("last_substance", None), SlotSet("last_use", None)]
+        say_answer(dispatcher, tracker, facts.compose("buprenorphine_timing", audience, values,
+                                                      region=region_of(tracker)))
+        # cleared so the next question about timing asks afresh; "Tell me more" expands it
+        return [SlotSet("last_substance", None), SlotSet("last_use", None),
+                SlotSet("last_topic", "buprenorphine_timing")]

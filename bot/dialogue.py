@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
+from bot import contacts
 from bot.nlp.vocabulary import canonical
 
 FAMILY = "family"
 SELF = "self"
+DEFAULT_REGION = "uk"
 # what the buprenorphine-timing form accepts as "what was last used"
 KNOWN_LAST_USED = ("heroin", "methadone", "fentanyl")
 IGNORED_FOR_LAST_USED = ("buprenorphine",)  # the medicine being asked about, not what was used
@@ -43,3 +45,9 @@ def last_used(values: Mapping[str, Iterable[str]]) -> Optional[str]:
             if value not in IGNORED_FOR_LAST_USED:
                 return value
     return None
+
+
+def region(value: Optional[str]) -> str:
+    """The region preset for a `region` slot value: a known preset, else the default."""
+    value = (value or "").strip().lower()
+    return value if value in contacts.all_regions() else DEFAULT_REGION

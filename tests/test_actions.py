@@ -8,7 +8,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.buprenorphine import ActionExplainBuprenorphineTiming, ValidateBuprenorphineTimingForm
 from actions.crisis import ActionFlagCrisis
-from actions.topics import ActionAnswerTopic
+from actions.topics import ActionAnswerTopic, ActionTellMeMore
 from bot import contacts, facts
 from tests.conftest import first_paragraph
 
@@ -32,14 +32,64 @@ def run(action, t):
     return dispatcher.messages, events
 
 
+def related(topic):
+    return [f"/{r}" for r in FACTS[topic].related]
+
+
 @pytest.mark.parametrize("topic", sorted(FACTS))
 def test_every_topic_is_answered_from_its_fact_with_related_buttons(topic):
     messages, events = run(ActionAnswerTopic(), tracker(topic))
     assert len(messages) == 1
     assert messages[0]["text"].startswith(first_paragraph(FACTS[topic].answer))
-    assert [b["payload"] for b in messages[0]["buttons"]] == [f"/{r}" for r in FACTS[topic].related]
+    payloads = [b["payload"] for b in messages[0]["buttons"]]
+    more = ["/tell_me_more"] if facts.compose(topic).more else []
+    assert payloads == more + related(topic)
     assert messages[0]["fact"] == topic  # staff can see which fact answered
-    assert events == []
+    assert events == [SlotSet("last_topic", topic)]  # what "Tell me more" will expand
+
+
+@pytest.mark.parametrize("region", ["uk", "us"])
+@pytest.mark.parametrize("topic", sorted(FACTS))
+def test_answers_follow_the_region_slot(topic, region):
+    messages, _ = run(ActionAnswerTopic(), tracker(topic, slots={"region": region}))
+    assert messages[0]["text"] == facts.compose(topic, region=region).text
+
+
+def test_unknown_region_slot_gets_the_default_preset():
+    messages, _ = run(ActionAnswerTopic(), tracker("naloxone", slots={"region": "mars"}))
+    assert messages[0]["text"] == facts.compose("naloxone", region="uk").text
+
+
+@pytest.mark.parametrize("region", ["uk", "us"])
+def test_tell_me_more_sends_the_rest_of_the_last_topic(region):
+    t = tracker("tell_me_more", slots={"last_topic": "naloxone", "region": region,
+                                       "audience": "family"})
+    messages, events = run(ActionTellMeMore(), t)
+    expected = facts.detail("naloxone", "family", region=region)
+    assert messages[0]["text"] == expected.text
+    assert [b["payload"] for b in messages[0]["buttons"]] == related("naloxone")
+    assert events == [SlotSet("last_topic", None)]
+
+
+def test_tell_me_more_with_nothing_to_expand_says_so_kindly():
+    for slots in ({}, {"last_topic": None}, {"last_topic": "not_a_topic"}):
+        messages, _ = run(ActionTellMeMore(), tracker("tell_me_more", slots=slots))
+        assert messages[0]["response"] == "utter_no_more_detail"
+
+
+def test_tell_me_more_after_the_buprenorphine_form_expands_timing():
+    t = tracker("inform", slots={"last_substance": "heroin", "last_use": "8 hours ago"})
+    _, events = run(ActionExplainBuprenorphineTiming(), t)
+    assert SlotSet("last_topic", "buprenorphine_timing") in events
+    messages, _ = run(ActionTellMeMore(), tracker("tell_me_more", slots={"last_topic": "buprenorphine_timing"}))
+    assert messages[0]["text"] == facts.detail("buprenorphine_timing").text
+    assert messages[0]["text"].endswith(facts.PRESCRIBER_LINE)
+
+
+def test_after_a_crisis_tell_me_more_keeps_the_contacts_line():
+    t = tracker("tell_me_more", slots={"last_topic": "cravings", "crisis_seen": True, "region": "us"})
+    messages, _ = run(ActionTellMeMore(), t)
+    assert messages[0]["text"].endswith(contacts.reminder_line("us"))
 
 
 def test_family_member_switches_to_family_framing_and_sets_audience():
@@ -47,6 +97,7 @@ def test_family_member_switches_to_family_framing_and_sets_audience():
     messages, events = run(ActionAnswerTopic(), tracker("withdrawal_symptoms", ent))
     assert messages[0]["text"].startswith(first_paragraph(FACTS["withdrawal_symptoms"].family))
     assert SlotSet("audience", "family") in events
+    assert SlotSet("last_topic", "withdrawal_symptoms") in events
 
 
 def test_family_framing_persists_through_the_slot():

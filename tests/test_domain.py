@@ -1,4 +1,6 @@
 """The domain keeps the intent contract and its crisis replies carry the right numbers."""
+import re
+
 import pytest
 import yaml
 
@@ -7,12 +9,15 @@ from bot.paths import ROOT
 
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
 CRISIS = ["crisis_suicidal", "crisis_overdose", "crisis_medical"]
-CONTRACT = """what_is_heroin why_addictive withdrawal_symptoms withdrawal_timeline home_detox_risks
+TOPIC_CONTRACT = """what_is_heroin why_addictive withdrawal_symptoms withdrawal_timeline home_detox_risks
 medical_detox detox_medications methadone_info methadone_myths buprenorphine_info buprenorphine_timing
 methadone_vs_buprenorphine inpatient_vs_outpatient after_detox relapse cravings overdose_risk
 overdose_signs naloxone co_occurring_disorders family_support signs_need_detox injection_risks
-street_heroin_contents finding_treatment crisis_suicidal crisis_overdose crisis_medical greet goodbye
+street_heroin_contents finding_treatment pregnancy""".split()
+CONTRACT = TOPIC_CONTRACT + """crisis_suicidal crisis_overdose crisis_medical greet goodbye
 thank affirm deny bot_challenge ask_human out_of_scope""".split()
+# a phone number as written in the replies: three or more digits, spaces or hyphens inside
+NUMBER = re.compile(r"(?<![\w/])\d[\d -]*\d(?![\w/])")
 
 
 def variant_for(response: str, region: str) -> str:
@@ -60,9 +65,57 @@ def test_crisis_rules_answer_with_static_responses_first():
 
 def test_every_topic_is_routed():
     rules = yaml.safe_load((ROOT / "data" / "rules" / "topics.yml").read_text())["rules"]
-    routed = {r["steps"][0]["intent"] for r in rules}
-    topics = set(CONTRACT[:25]) - {"buprenorphine_timing"}
-    assert routed == topics
+    routed = {r["steps"][0]["intent"]: r["steps"][1]["action"] for r in rules}
+    topics = set(TOPIC_CONTRACT) - {"buprenorphine_timing"}
+    assert set(routed) == topics | {"tell_me_more"}
+    assert {routed[t] for t in topics} == {"action_answer_topic"}
+    assert routed["tell_me_more"] == "action_tell_me_more"
+    assert "tell_me_more" in DOMAIN["intents"] and "action_tell_me_more" in DOMAIN["actions"]
+    assert "last_topic" in DOMAIN["slots"]
+
+
+def test_no_more_detail_reply_is_kind_and_offers_topics():
+    reply = DOMAIN["responses"]["utter_no_more_detail"][0]
+    assert len(reply["buttons"]) >= 4
+
+
+@pytest.mark.parametrize("region", sorted(contacts.all_regions()))
+def test_every_number_in_a_reply_is_a_contacts_yml_number_of_that_region(region):
+    """Numbers are written out in the static replies; they must equal data/contacts.yml."""
+    own = {c["number"] for c in contacts.for_region(region).values()}
+    for name in DOMAIN["responses"]:
+        text = variant_for(name, region)
+        for found in NUMBER.findall(text):
+            if sum(ch.isdigit() for ch in found) >= 3:
+                assert found.strip() in own, f"{name}/{region}: {found!r} is not in contacts.yml"
+
+
+def test_uk_suicidal_reply_offers_the_text_line():
+    uk = contacts.for_region("uk")
+    text = variant_for("utter_crisis_suicidal", "uk")
+    assert uk["text_line"]["number"] in text and uk["text_line"]["name"] in text
+
+
+@pytest.mark.parametrize("region", sorted(contacts.all_regions()))
+def test_medical_reply_covers_a_child_who_swallowed_medicine_and_pregnancy(region):
+    c = contacts.for_region(region)
+    text = variant_for("utter_crisis_medical", region)
+    child = next(line for line in text.splitlines() if "child" in line)
+    assert c["emergency"]["number"] in child and "even if they seem fine" in child
+    assert "methadone" in child and "buprenorphine" in child and "pet" in child
+    assert "delayed" in child
+    if "poison_control" in c:
+        assert c["poison_control"]["number"] in child
+    pregnant = next(line for line in text.splitlines() if "pregnant" in line)
+    assert "bleeding" in pregnant and c["emergency"]["number"] in pregnant
+
+
+@pytest.mark.parametrize("region", sorted(contacts.all_regions()))
+def test_overdose_reply_covers_compressions_and_breathing_slowing_again(region):
+    text = variant_for("utter_crisis_overdose", region)
+    assert "chest compressions" in text
+    again = next(line for line in text.splitlines() if "slows again" in line)
+    assert "another dose" in again and contacts.for_region(region)["emergency"]["number"] in again
 
 
 def test_text_only_responses_stay_one_message():

@@ -5,22 +5,23 @@ import re
 import pytest
 import yaml
 
-from bot import facts
+from bot import contacts, facts
 from bot.paths import ROOT
 
 SEEDS_DIR = ROOT.parent / "shared" / "seeds"
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
 CRISIS = {"crisis_suicidal", "crisis_overdose", "crisis_medical"}
 CONVERSATION = {"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "ask_human",
-                "out_of_scope", "inform"}
+                "out_of_scope", "inform", "tell_me_more"}
 TOPICS = sorted(set(DOMAIN["intents"]) - CRISIS - CONVERSATION)
 FACTS = facts.load()
+REGIONS = sorted(contacts.all_regions())
 # words that would turn information into a prescription
 DOSE_PATTERN = re.compile(r"\b\d+(\.\d+)?\s?(mg|milligrams?|ml|mcg|micrograms?)\b", re.I)
 
 
 def test_every_topic_intent_has_a_fact_and_no_fact_is_orphaned():
-    assert len(TOPICS) == 25
+    assert len(TOPICS) == 26
     assert sorted(FACTS) == TOPICS
 
 
@@ -28,7 +29,7 @@ def test_every_topic_intent_has_a_fact_and_no_fact_is_orphaned():
 def test_fact_is_sourced_reviewed_and_well_formed(topic):
     fact = FACTS[topic]
     assert fact.title and len(fact.title) <= 30
-    assert 1 <= len(fact.sources) <= 4
+    assert 1 <= len(fact.sources) <= 5
     for source in fact.sources:
         if source.endswith(".txt"):
             assert (SEEDS_DIR / source).exists() or not SEEDS_DIR.exists(), source
@@ -43,26 +44,48 @@ def test_fact_is_sourced_reviewed_and_well_formed(topic):
 @pytest.mark.parametrize("topic", TOPICS)
 def test_related_buttons_point_to_real_topics(topic):
     answer = facts.compose(topic)
-    assert [b["payload"] for b in answer.buttons] == [f"/{r}" for r in FACTS[topic].related]
-    for button in answer.buttons:
-        assert button["payload"][1:] in FACTS
+    payloads = [b["payload"] for b in answer.buttons]
+    if answer.more:
+        assert payloads[0] == facts.TELL_ME_MORE["payload"]
+        payloads = payloads[1:]
+    assert payloads == [f"/{r}" for r in FACTS[topic].related]
+    for payload in payloads:
+        assert payload[1:] in FACTS
 
 
 @pytest.mark.parametrize("topic", TOPICS)
 def test_no_doses_and_plain_text(topic):
-    fact = FACTS[topic]
-    texts = [fact.answer, fact.family or ""] + [t for e in fact.extra.values() for t in e.values()]
+    texts = []
+    for region in REGIONS:
+        v = FACTS[topic].variant(region)
+        texts += [v.answer, v.more, v.family or "", v.family_more or ""]
+        texts += [t for e in v.extra.values() for t in e.values()]
     for text in texts:
         assert not DOSE_PATTERN.search(text), f"{topic} gives a dose: {DOSE_PATTERN.search(text)[0]}"
         assert "<" not in text and "#" not in text, f"{topic}: plain text only"
 
 
+MEDICATION_DECISIONS = ("detox_medications", "buprenorphine_timing", "methadone_info",
+                        "buprenorphine_info", "methadone_vs_buprenorphine", "medical_detox",
+                        "pregnancy")
+
+
 def test_medication_topics_end_with_the_prescriber_line():
-    for topic in ("detox_medications", "buprenorphine_timing", "methadone_info",
-                  "buprenorphine_info", "methadone_vs_buprenorphine"):
+    for topic in MEDICATION_DECISIONS:
         assert FACTS[topic].prescriber
-        for audience in ("self", "family"):
-            assert facts.compose(topic, audience).text.endswith(facts.PRESCRIBER_LINE)
+        for region in REGIONS:
+            for audience in ("self", "family"):
+                answer = facts.compose(topic, audience, region=region)
+                assert answer.text.endswith(facts.PRESCRIBER_LINE)
+                if answer.more:  # "Tell me more" still ends with it
+                    assert answer.more.endswith(facts.PRESCRIBER_LINE)
+
+
+def test_prescriber_line_only_where_a_medication_decision_is_discussed():
+    """Clinical review, section 4: it was a non-sequitur on these topics."""
+    assert {t for t in FACTS if FACTS[t].prescriber} == set(MEDICATION_DECISIONS)
+    for topic in ("signs_need_detox", "methadone_myths", "after_detox"):
+        assert facts.PRESCRIBER_LINE not in facts.compose(topic, "family").text
 
 
 def test_family_framing_differs_where_written():
@@ -83,7 +106,50 @@ def test_extras_are_keyed_by_canonical_entity_values():
     from bot.nlp.vocabulary import canonical, lookups
     canonical_values = {canonical(word) for words in lookups().values() for word in words}
     for topic, fact in FACTS.items():
-        for entity, extras in fact.extra.items():
+        for entity, extras in (e for r in REGIONS for e in fact.variant(r).extra.items()):
             assert entity in {"substance", "medication", "family_member"}, topic
             for value in extras:
                 assert value in canonical_values, f"{topic}: {entity}={value} is not canonical"
+
+
+def test_every_fact_names_a_review_date_since_the_clinical_review():
+    for topic, fact in FACTS.items():
+        assert dt.date.fromisoformat(fact.reviewed) >= dt.date(2026, 11, 23), topic
+
+
+def _all_text(topic):
+    out = []
+    for region in REGIONS:
+        v = FACTS[topic].variant(region)
+        out += [v.answer, v.more, v.family or "", v.family_more or ""]
+        out += [t for e in v.extra.values() for t in e.values()]
+    return "\n".join(out)
+
+
+def _first_sentence(text):
+    return re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_naloxone_and_relapse_lead_with_the_safety_action(region):
+    """Clinical review, section 4: the first sentence is what to do, not a description."""
+    emergency = contacts.for_region(region)["emergency"]["number"]
+    for audience in ("self", "family"):
+        naloxone = facts.compose("naloxone", audience, region=region).bubbles[0]
+        assert emergency in _first_sentence(naloxone)
+        relapse = _first_sentence(facts.compose("relapse", audience, region=region).bubbles[0])
+        assert "tolerance" in relapse.lower()
+
+
+def test_outdated_claims_from_the_clinical_review_are_gone():
+    everything = "\n".join(_all_text(t) for t in FACTS)
+    assert "30 to 90 minutes" not in everything               # naloxone wears off sooner
+    assert "prefers lofexidine" not in everything             # not available in the UK
+    assert "start sooner than with heroin" not in everything  # fentanyl onset is contested
+    # Sublocade is monthly only; the weekly-or-monthly US injection is Brixadi
+    assert not re.search(r"Sublocade[^.()]*weekly|weekly[^.]*\([^)]*Sublocade", everything)
+    assert "monthly injection (Sublocade)" in facts.compose("buprenorphine_info", region="us").text
+    assert "many pharmacies give free kits" not in everything  # UK pharmacy naloxone is patchy
+    assert "clean equipment" not in everything                # "new, sterile"
+    assert "sober-living" not in everything
+    assert "for about a day" not in everything                # dehydration: act earlier

@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from bot import facts as facts_module
 from bot.paths import DATA, ROOT
 from bot.stack import Stack
 from tests.browser import CHROMIUM, launch_chromium
@@ -48,10 +49,11 @@ def first_sentence(text: str) -> str:
     return match.group(0) if match else text
 
 
-def curated_openings(intent: str) -> List[str]:
-    """First sentences of the curated texts the bot may answer `intent` with."""
-    fact = facts()[intent]
-    return [first_sentence(fact[key]) for key in ("answer", "family") if fact.get(key)]
+def curated_openings(intent: str, region: str = "uk") -> List[str]:
+    """First sentences of the curated texts the bot may answer `intent` with in `region`
+    (placeholders such as {emergency} filled in, as bot.facts does for the bot)."""
+    variant = facts_module.load()[intent].variant(region)
+    return [first_sentence(text) for text in (variant.answer, variant.family) if text]
 
 
 # ---- servers ---------------------------------------------------------------------
