@@ -4,8 +4,10 @@
   entity, so the Rasa server fills the `region` slot itself (no action server needed,
   which matters because crisis replies must not depend on it).
 - CrisisSafetyNet: runs bot.nlp.crisis_matcher on every message and forces the crisis
-  intent on a match. It also refuses to let the fallback swallow a message the
-  classifier thought was a crisis: escalating wrongly costs one message, missing costs more.
+  intent on a match. Without a match, a crisis guess of the classifier stands (or is
+  rescued from the fallback) only when the message has crisis language or the guess is
+  confident: escalating wrongly costs one message, but a low-confidence guess on "is the
+  earth flat" must not become a suicide-crisis reply.
 """
 from __future__ import annotations
 
@@ -55,13 +57,27 @@ class RegionFromMetadata(GraphComponent):
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False, model_from="SpacyNLP"
 )
 class CrisisSafetyNet(GraphComponent):
+    """Decides, for every message, whether it gets a crisis reply.
+
+    1. A crisis rule matches: the rule's crisis intent is forced (confidence 1.0).
+    2. The classifier's top intent is a crisis intent but no rule matched: it stands only if
+       the message has crisis language (the `language` lexicon of the rules file) or the
+       classifier is confident (>= `confident_crisis`). Otherwise it becomes `nlu_fallback`,
+       whose reply carries the emergency number anyway.
+    3. The FallbackClassifier replaced a crisis guess: it is restored under the same
+       condition, so a low-confidence guess alone never becomes a crisis reply.
+
+    The path taken is written to the message's `crisis_safety_net` data for staff.
+    """
+
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"patterns_file": "data/crisis_patterns.yml"}
+        return {"patterns_file": "data/crisis_patterns.yml", "confident_crisis": 0.85}
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         path = Path(config["patterns_file"])
         self._patterns_file = path if path.is_absolute() else ROOT / path
+        self._confident = float(config.get("confident_crisis", 0.85))
         self._matcher: Optional[CrisisMatcher] = None
 
     @classmethod
@@ -82,31 +98,68 @@ class CrisisSafetyNet(GraphComponent):
             text = message.get(TEXT) or ""
             if text.startswith("/"):
                 continue  # a button payload names its intent itself
-            hit = matcher.match(text)
+            scan = matcher.scan(text)
+            hit = scan.hit
             if hit is not None:
-                self._force(message, hit.intent, {"rule": hit.rule, "matched": hit.matched_text})
+                self._force(message, hit.intent, {"path": "rule", "rule": hit.rule,
+                                                  "matched": hit.matched_text})
                 continue
-            rescued = self._crisis_under_fallback(message)
-            if rescued is not None:
-                self._force(message, rescued, {"rule": "classifier crisis below fallback threshold"})
+            self._check_classifier(message, scan.language)
         return messages
 
-    @staticmethod
-    def _crisis_under_fallback(message: Message) -> Optional[str]:
-        """The classifier's crisis guess that the FallbackClassifier replaced, if any."""
+    def _check_classifier(self, message: Message, language: List[str]) -> None:
+        """Paths 2 and 3: a crisis guess of the classifier without a rule behind it."""
         intent = message.get(INTENT) or {}
-        if intent.get("name") != FALLBACK_INTENT:
-            return None
+        name = intent.get("name")
+        if name in CRISIS_PRIORITY:
+            guess, under_fallback = intent, False
+        elif name == FALLBACK_INTENT:
+            guess, under_fallback = self._guess_under_fallback(message), True
+            if guess is None:
+                return
+        else:
+            return
+        confidence = float(guess.get("confidence") or 0.0)
+        why: Dict[str, Any] = {"classifier": guess["name"], "confidence": round(confidence, 4)}
+        if language:
+            why.update(path="crisis language", language=language[:5])
+        elif confidence >= self._confident:
+            why.update(path="confident classifier", threshold=self._confident)
+        else:
+            why.update(threshold=self._confident,
+                       path="fallback kept: crisis guess without crisis language" if under_fallback
+                       else "demoted to fallback: crisis guess without crisis language")
+            if not under_fallback:
+                self._demote(message, confidence)
+            message.set("crisis_safety_net", why, add_to_output=True)
+            logger.info("crisis safety net: %s (%s %.2f)", why["path"], guess["name"], confidence)
+            return
+        if under_fallback:
+            why["path"] = f"rescued from fallback: {why['path']}"
+            self._force(message, guess["name"], why)
+        else:
+            message.set("crisis_safety_net", why, add_to_output=True)
+
+    @staticmethod
+    def _guess_under_fallback(message: Message) -> Optional[Dict[str, Any]]:
+        """The classifier's crisis guess that the FallbackClassifier replaced, if any."""
         ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != FALLBACK_INTENT]
         if ranking and ranking[0].get("name") in CRISIS_PRIORITY:
-            return ranking[0]["name"]
+            return ranking[0]
         return None
 
     @staticmethod
-    def _force(message: Message, intent: str, why: Dict[str, str]) -> None:
+    def _demote(message: Message, confidence: float) -> None:
+        """Replace a crisis guess by nlu_fallback, as the FallbackClassifier would."""
+        fallback = {"name": FALLBACK_INTENT, "confidence": confidence}
+        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != FALLBACK_INTENT]
+        message.set(INTENT, fallback, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [dict(fallback)] + ranking, add_to_output=True)
+
+    def _force(self, message: Message, intent: str, why: Dict[str, Any]) -> None:
         ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != intent]
         message.set(INTENT, {"name": intent, "confidence": 1.0}, add_to_output=True)
         message.set(INTENT_RANKING_KEY, [{"name": intent, "confidence": 1.0}] + ranking,
                     add_to_output=True)
         message.set("crisis_safety_net", why, add_to_output=True)
-        logger.info("crisis safety net forced %s (%s)", intent, why.get("rule"))
+        logger.info("crisis safety net forced %s (%s)", intent, why.get("rule") or why.get("path"))

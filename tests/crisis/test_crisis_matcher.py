@@ -61,3 +61,61 @@ def test_rules_file_rejects_unknown_intents(tmp_path):
     bad.write_text("intents:\n  crisis_boredom:\n    - note: x\n      patterns: ['bored']\n")
     with pytest.raises(ValueError, match="unknown crisis intent"):
         CrisisMatcher(spacy.load(SPACY_MODEL_DIR), bad)
+
+
+def test_together_rules_match_in_any_order_and_across_sentences(matcher):
+    assert matcher.match("my toddler got into my bag. i think she drank some methadone").intent == "crisis_medical"
+    assert matcher.match("some of my subutex was eaten by the dog").intent == "crisis_medical"
+    # all groups must be present: a child and a medicine without anything swallowed is no crisis
+    assert matcher.match("is methadone dangerous for children") is None
+
+
+def test_together_rules_need_their_groups_close_together(tmp_path):
+    rules = tmp_path / "rules.yml"
+    rules.write_text(
+        "intents:\n  crisis_medical:\n    - note: near\n      within: 5\n"
+        "      together: [['toddler'], ['~swallow']]\n"
+    )
+    near = CrisisMatcher(spacy.load(SPACY_MODEL_DIR), rules)
+    assert near.match("toddler swallowed it") is not None
+    assert near.match("toddler is at nursery and i am at work and my friend swallowed a fly") is None
+
+
+def test_a_guard_anywhere_in_a_together_span_drops_it(matcher):
+    assert matcher.match("how do i keep my suboxone away from my toddler so he never swallows one") is None
+
+
+def test_rules_need_patterns_or_together(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text("intents:\n  crisis_medical:\n    - note: x\n")
+    with pytest.raises(ValueError, match="needs either"):
+        CrisisMatcher(spacy.load(SPACY_MODEL_DIR), bad)
+
+
+def test_lemma_corrections_apply(matcher):
+    # the lookup lemmatizer says "dying" is "dye"; the rules file corrects it
+    assert [t.lemma_ for t in matcher.doc("dying")] == ["die"]
+    assert matcher.match("i am dying of boredom") is None  # the idiom is excluded again
+
+
+def test_an_idiom_exclusion_can_be_overridden_by_a_rule(matcher):
+    assert matcher.match("this queue is killing me") is None
+    assert matcher.match("my chest is killing me").intent == "crisis_medical"
+
+
+def test_crisis_language_ignores_idioms_but_keeps_guarded_rule_matches(matcher):
+    assert matcher.crisis_language("my phone is dying") == []
+    assert matcher.crisis_language("can withdrawal cause a seizure?")  # guarded rule, still crisis words
+    assert matcher.match("can withdrawal cause a seizure?") is None
+
+
+def test_the_first_token_of_every_pattern_is_a_plain_equality(matcher):
+    # spaCy tests the first token of every pattern at every token of a message; a set
+    # (`IN`) there is a Python call each time, which made long messages slow
+    from bot.nlp.crisis_matcher import _plain_first
+    split = _plain_first(compile_pattern("~die|dying now")[0])
+    assert split == [[{"LEMMA": "die"}, {"LOWER": {"IN": ["now"]}}]]
+    split = _plain_first(compile_pattern("a|b c")[0])
+    assert [p[0] for p in split] == [{"LOWER": "a"}, {"LOWER": "b"}]
+    optional_first = compile_pattern("a? b")[0]
+    assert _plain_first(optional_first) == [optional_first]
