@@ -15,27 +15,29 @@ export RASA_TELEMETRY_ENABLED := false
 
 SPACY_MODEL := build/spacy_model/meta.json
 MODEL := models/detox.tar.gz
-TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -not -name facts.yml -not -name contacts.yml -not -name crisis_patterns.yml) $(SPACY_MODEL) bot/nlp/components.py bot/nlp/crisis_matcher.py
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -not -name facts.yml -not -name contacts.yml -not -name crisis_patterns.yml) $(SPACY_MODEL) bot/nlp/components.py bot/nlp/crisis_matcher.py bot/nlp/intent_classifier.py bot/nlp/static_embeddings.py
 
-.PHONY: help setup system-deps nlp train run chat test test-fast validate evaluate bench lock clean
+.PHONY: help setup system-deps nlp train run chat test test-fast validate evaluate compare bench lock clean
 
 help:
 	@echo "make run        set everything up (first time: ~8 min) and start the product"
 	@echo "make test       set everything up and run the whole test suite"
 	@echo "make chat       talk to the bot in the terminal"
 	@echo "make train      train the Rasa model into models/ when data or config changed"
-	@echo "make evaluate   held-out NLU evaluation (macro-F1, crisis recall)"
+	@echo "make evaluate   the model on every evaluation set, k-fold CV, confusion matrix (results/)"
+	@echo "make compare    the classifier candidates side by side (results/candidates.md)"
 	@echo "make bench      training time, start-up time and REST round-trip latency"
 	@echo "make validate   rasa data validate --fail-on-warnings"
 	@echo "make lock       re-resolve requirements.in into requirements.lock"
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.lock pyproject.toml
+$(VENV)/.installed: requirements.lock requirements-nodeps.txt pyproject.toml
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found (PATH or pyenv): Rasa 3.6 needs it" >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON310) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
@@ -84,12 +86,15 @@ test-fast: $(MODEL)
 evaluate: $(MODEL)
 	$(PY) -m bot.cli.evaluate
 
+compare: $(VENV)/.installed $(SPACY_MODEL)
+	$(PY) -m bot.cli.compare
+
 bench: $(MODEL)
 	$(PY) -m bot.cli.bench
 
 lock:
 	$(PY) -m pip install --quiet -r requirements.in
-	$(PY) -m pip freeze --exclude-editable | grep -v detox-support-bot > requirements.lock
+	$(PY) -m pip freeze --exclude-editable | grep -v -e detox-support-bot -e wordllama > requirements.lock
 
 clean:
 	rm -rf build models results tests/.artifacts

@@ -61,9 +61,11 @@ class CrisisSafetyNet(GraphComponent):
 
     1. A crisis rule matches: the rule's crisis intent is forced (confidence 1.0).
     2. The classifier's top intent is a crisis intent but no rule matched: it stands only if
-       the message has crisis language (the `language` lexicon of the rules file) or the
-       classifier is confident (>= `confident_crisis`). Otherwise it becomes `nlu_fallback`,
-       whose reply carries the emergency number anyway.
+       the message has crisis language (the `language` lexicon of the rules file) and the
+       guess is not a bare whisper (>= `language_floor`), or the classifier is confident
+       (>= `confident_crisis`). Otherwise it becomes `nlu_fallback`, whose reply carries the
+       emergency number anyway. Both thresholds are cross-validated on the training data
+       (README, "Understanding").
     3. The FallbackClassifier replaced a crisis guess: it is restored under the same
        condition, so a low-confidence guess alone never becomes a crisis reply.
 
@@ -72,12 +74,15 @@ class CrisisSafetyNet(GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"patterns_file": "data/crisis_patterns.yml", "confident_crisis": 0.85}
+        return {"patterns_file": "data/crisis_patterns.yml", "confident_crisis": 0.5,
+                "language_floor": 0.2}
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         path = Path(config["patterns_file"])
         self._patterns_file = path if path.is_absolute() else ROOT / path
-        self._confident = float(config.get("confident_crisis", 0.85))
+        defaults = self.get_default_config()
+        self._confident = float(config.get("confident_crisis", defaults["confident_crisis"]))
+        self._floor = float(config.get("language_floor", defaults["language_floor"]))
         self._matcher: Optional[CrisisMatcher] = None
 
     @classmethod
@@ -121,14 +126,14 @@ class CrisisSafetyNet(GraphComponent):
             return
         confidence = float(guess.get("confidence") or 0.0)
         why: Dict[str, Any] = {"classifier": guess["name"], "confidence": round(confidence, 4)}
-        if language:
+        if language and confidence >= self._floor:
             why.update(path="crisis language", language=language[:5])
         elif confidence >= self._confident:
             why.update(path="confident classifier", threshold=self._confident)
         else:
             why.update(threshold=self._confident,
-                       path="fallback kept: crisis guess without crisis language" if under_fallback
-                       else "demoted to fallback: crisis guess without crisis language")
+                       path="fallback kept: weak crisis guess" if under_fallback
+                       else "demoted to fallback: weak crisis guess")
             if not under_fallback:
                 self._demote(message, confidence)
             message.set("crisis_safety_net", why, add_to_output=True)

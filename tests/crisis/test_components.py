@@ -17,7 +17,7 @@ from rasa.shared.nlu.training_data.message import Message
 from bot.nlp.components import FALLBACK_INTENT, CrisisSafetyNet
 from bot.paths import SPACY_MODEL_DIR
 
-FALLBACK_THRESHOLD = 0.3  # what the FallbackClassifier in config.yml would use
+FALLBACK_THRESHOLD = 0.25  # what the FallbackClassifier in config.yml would use
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +54,13 @@ def path_of(message: Message) -> Optional[str]:
     return why["path"] if why else None
 
 
-def test_default_config_has_a_confident_crisis_threshold():
-    assert CrisisSafetyNet.get_default_config()["confident_crisis"] == 0.85
+CONFIG = CrisisSafetyNet.get_default_config()
+CONFIDENT, FLOOR = CONFIG["confident_crisis"], CONFIG["language_floor"]
+WEAK = round((FLOOR + CONFIDENT) / 2, 2)  # above the language floor, below "confident"
+
+
+def test_default_thresholds_are_ordered():
+    assert 0 < FLOOR < CONFIDENT < 1
 
 
 # --- path 1: a rule matches -------------------------------------------------------------
@@ -91,14 +96,14 @@ def test_a_rule_overrides_the_fallback(net, model):
     "my phone is dying",
 ])
 def test_an_unconfident_crisis_guess_without_crisis_language_becomes_fallback(net, model, text):
-    message = run(net, model, classified(text, {"crisis_overdose": 0.55, "out_of_scope": 0.3}))
+    message = run(net, model, classified(text, {"crisis_overdose": WEAK, "out_of_scope": 0.1}))
     assert intent_of(message) == FALLBACK_INTENT
     ranking = message.get(INTENT_RANKING_KEY)
     assert ranking[0]["name"] == FALLBACK_INTENT
     assert [r["name"] for r in ranking[1:]] == ["crisis_overdose", "out_of_scope"]  # kept for staff
     why = message.get("crisis_safety_net")
     assert why["path"].startswith("demoted to fallback")
-    assert why["classifier"] == "crisis_overdose" and why["confidence"] == 0.55
+    assert why["classifier"] == "crisis_overdose" and why["confidence"] == WEAK
 
 
 def test_a_confident_crisis_guess_stands_without_crisis_language(net, model):
@@ -125,10 +130,16 @@ def test_the_confidence_threshold_is_configurable(model):
     ("he's been vomiting and now he's seeing spots", "crisis_medical"),
 ])
 def test_an_unconfident_crisis_guess_with_crisis_language_stands(net, model, text, intent):
-    message = run(net, model, classified(text, {intent: 0.5, "withdrawal_symptoms": 0.4}))
+    message = run(net, model, classified(text, {intent: WEAK, "withdrawal_symptoms": 0.1}))
     assert intent_of(message) == intent
     why = message.get("crisis_safety_net")
     assert why["path"] == "crisis language" and why["language"]
+
+
+def test_a_whisper_of_a_crisis_guess_is_not_enough_even_with_crisis_language(net, model):
+    message = run(net, model, classified("i feel hopeless and cannot see a way forward",
+                                         {"crisis_suicidal": FLOOR / 2, "relapse": FLOOR / 3}))
+    assert intent_of(message) == FALLBACK_INTENT
 
 
 # --- path 3: the FallbackClassifier replaced a crisis guess ----------------------------
@@ -182,7 +193,7 @@ def test_button_payloads_are_untouched(net, model):
 
 def test_several_messages_are_decided_independently(net, model):
     messages = [
-        classified("is the earth flat", {"crisis_overdose": 0.5}),
+        classified("is the earth flat", {"crisis_overdose": WEAK}),
         classified("he won't wake up", {"greet": 0.6}),
         classified("what is naloxone", {"naloxone": 0.95}),
     ]
