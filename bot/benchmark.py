@@ -1,7 +1,8 @@
-"""Latency figures for the REST channel, measured against a baseline in the same run.
+"""Latency figures for the REST channel and for NLU alone, against a baseline in the same run.
 
 The baseline is a request to Rasa's root endpoint (HTTP round trip, no NLU, no dialogue),
 so the difference is what our pipeline and actions cost per message on this machine.
+`/model/parse` runs the NLU pipeline only (classifier, entities, fallback, crisis safety net).
 """
 from __future__ import annotations
 
@@ -45,8 +46,9 @@ def percentile(values: List[float], q: float) -> float:
 
 
 def measure(settings: Settings, rounds: int = 5) -> Dict[str, float]:
-    """p50/p95 of a message round trip and of the baseline, in milliseconds."""
-    message_ms, baseline_ms = [], []
+    """p50/p95 of a message round trip, of NLU alone and of the baseline, in milliseconds."""
+    message_ms, parse_ms, baseline_ms = [], [], []
+    parse_url = f"{settings.rasa_url}/model/parse?token={settings.rasa_token}"
     for _ in range(rounds):
         sender = uuid.uuid4().hex  # a fresh conversation per round, like a new visitor
         for text in MESSAGES:
@@ -56,10 +58,15 @@ def measure(settings: Settings, rounds: int = 5) -> Dict[str, float]:
             started = time.perf_counter()
             _get(f"{settings.rasa_url}/")
             baseline_ms.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            post_message(parse_url, {"text": text})
+            parse_ms.append((time.perf_counter() - started) * 1000)
     return {
         "messages": len(message_ms),
         "p50_ms": statistics.median(message_ms),
         "p95_ms": percentile(message_ms, 0.95),
+        "model_parse_p50_ms": statistics.median(parse_ms),
+        "model_parse_p95_ms": percentile(parse_ms, 0.95),
         "baseline_p50_ms": statistics.median(baseline_ms),
         "baseline_p95_ms": percentile(baseline_ms, 0.95),
     }

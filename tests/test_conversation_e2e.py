@@ -59,7 +59,7 @@ def test_topic_question_gets_the_curated_answer(chat, topic, question):
     replies = chat(question)
     assert replies[0]["text"].startswith(first_paragraph(FACTS[topic].answer))
     payloads = [b["payload"] for b in replies[0].get("buttons", [])]
-    assert payloads == [f"/{r}" for r in FACTS[topic].related]
+    assert [p for p in payloads if p != "/tell_me_more"] == [f"/{r}" for r in FACTS[topic].related]
 
 
 def test_quick_reply_payload_answers_its_topic(chat):
@@ -144,3 +144,24 @@ def test_crisis_reply_survives_the_action_server_being_down(stack, chat):
     finally:
         stack.start_actions()
     assert chat("how long does withdrawal last")[0]["text"]
+
+
+def test_tell_me_more_sends_the_rest_of_the_last_answer(chat):
+    sender = uuid.uuid4().hex
+    first = chat("how long does heroin withdrawal last", sender=sender, region="us")
+    assert {"title": facts.TELL_ME_MORE["title"], "payload": "/tell_me_more"} in first[0]["buttons"]
+    more = chat("tell me more", sender=sender, region="us")
+    detail = FACTS["withdrawal_timeline"].variant("us").more
+    assert "\n".join(texts(more)).startswith(first_paragraph(detail))
+
+
+@pytest.mark.parametrize("region,other", [("uk", "us"), ("us", "uk")])
+def test_finding_treatment_names_only_the_visitors_services(chat, region, other):
+    sender = uuid.uuid4().hex
+    replies = chat("how do i find a detox service near me", sender=sender, region=region)
+    assert replies[0]["text"].startswith(first_paragraph(FACTS["finding_treatment"].variant(region).answer))
+    shown = "\n".join(texts(replies) + texts(chat("tell me more", sender=sender, region=region)))
+    own = {c["number"] for c in contacts.for_region(region).values()}
+    for kind, entry in contacts.for_region(other).items():
+        if entry["number"] not in own:
+            assert entry["number"] not in shown, f"{other} {kind} number shown to a {region} visitor"

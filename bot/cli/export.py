@@ -1,8 +1,8 @@
 """`bot export-nlu [--out FILE]` and `bot export-conversations --format csv|json [--out FILE]`.
 
 Both write redacted data only, and are recorded in the audit log (as user "cli").
-`export-nlu` skips examples that are already in data/nlu*.yml, so its output can be added to
-data/ (or appended to data/nlu.yml) as it is.
+`export-nlu` skips examples that are already in the training data (data/nlu/), so its output
+can be added to data/nlu/ as a file of its own.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bot.paths import DATA
+from bot.evaluation.sets import training_files
 from bot.transcripts import db
 from bot.transcripts import export as exporter
 from bot.transcripts.queries import audit
@@ -20,7 +20,7 @@ def register(subparsers) -> None:
     nlu = subparsers.add_parser("export-nlu", help="relabelled messages as Rasa NLU YAML")
     nlu.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
     nlu.add_argument("--nlu-data", type=Path, nargs="*", default=None,
-                     help="NLU files whose examples are left out (default: data/nlu*.yml)")
+                     help="NLU files whose examples are left out (default: data/nlu/*.yml)")
     nlu.set_defaults(handler=export_nlu)
     conv = subparsers.add_parser("export-conversations", help="conversations as CSV or JSON (redacted)")
     conv.add_argument("--format", choices=("csv", "json"), default="json")
@@ -37,7 +37,7 @@ def _write(body: str, out) -> None:
 
 
 def export_nlu(args: argparse.Namespace) -> int:
-    existing = args.nlu_data if args.nlu_data is not None else sorted(DATA.glob("nlu*.yml"))
+    existing = args.nlu_data if args.nlu_data is not None else training_files()
     with db.session_scope() as session:
         body = exporter.export_nlu(session, existing=existing)
         audit(session, "cli", "export_nlu", detail=str(args.out or "stdout"))

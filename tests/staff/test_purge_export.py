@@ -159,7 +159,7 @@ def test_relabel_then_export_nlu_merges_into_valid_training_data(console, tmp_pa
 
     from rasa.shared.nlu.training_data.loading import load_data
 
-    merged = load_data(str(project / "data" / "nlu.yml")).merge(load_data(str(project / "data" / "relabelled.yml")))
+    merged = load_data(str(project / "data" / "nlu")).merge(load_data(str(project / "data" / "relabelled.yml")))
     labelled = {m.get("text"): m.get("intent") for m in merged.intent_examples}
     assert labelled["is methadone just swapping one drug for heroin for my son"] == "methadone_myths"
     assert labelled["my name is NAME and i feel rough, email EMAIL"] == "withdrawal_symptoms"

@@ -1,0 +1,33 @@
+"""Messages through a trained model: the whole NLU pipeline, safety net and fallback included."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any, Dict, Iterable, List
+
+
+def quiet_logging() -> None:
+    """Rasa logs every parse at debug level through structlog: keep evaluation output readable."""
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_logging_and_warnings(logging.WARNING)
+    configure_structlog(logging.WARNING)
+
+
+class Parser:
+    def __init__(self, model_path: Path) -> None:
+        from rasa.core.agent import Agent  # heavy import, only when a model is parsed
+
+        quiet_logging()
+        self._agent = Agent.load(str(model_path))
+
+    def parse(self, texts: Iterable[str]) -> List[Dict[str, Any]]:
+        async def run(items: List[str]) -> List[Dict[str, Any]]:
+            return [await self._agent.parse_message(text) for text in items]
+
+        return asyncio.run(run(list(texts)))
+
+    def intents(self, texts: Iterable[str]) -> List[str]:
+        return [parsed["intent"]["name"] for parsed in self.parse(texts)]
