@@ -17,7 +17,7 @@ from rasa.shared.nlu.training_data.message import Message
 from bot.nlp.components import FALLBACK_INTENT, CrisisSafetyNet
 from bot.paths import SPACY_MODEL_DIR
 
-FALLBACK_THRESHOLD = 0.25  # what the FallbackClassifier in config.yml would use
+FALLBACK_THRESHOLD = 0.2  # what the FallbackClassifier in config.yml would use
 
 
 @pytest.fixture(scope="module")
