@@ -322,6 +322,9 @@ def test_phone_layout_is_full_screen(chromium_browser, web_url):
     session = BrowserSession(chromium_browser, web_url, **PHONE)
     try:
         widget = Widget(session.page).goto(web_url).open()
+        # the panel rises into place (a 160 ms animation): measure where it comes to rest
+        session.page.wait_for_function(
+            "() => document.getAnimations().every(a => a.playState === 'finished')")
         box = widget.panel.bounding_box()
         viewport = session.page.viewport_size
         assert box["x"] == 0 and box["y"] == 0
