@@ -53,16 +53,20 @@ def test_related_buttons_point_to_real_topics(topic):
         assert payload[1:] in FACTS
 
 
-@pytest.mark.parametrize("topic", TOPICS)
-def test_no_doses_and_plain_text(topic):
-    texts = []
+def _all_text(topic):
+    out = []
     for region in REGIONS:
         v = FACTS[topic].variant(region)
-        texts += [v.answer, v.more, v.family or "", v.family_more or ""]
-        texts += [t for e in v.extra.values() for t in e.values()]
-    for text in texts:
-        assert not DOSE_PATTERN.search(text), f"{topic} gives a dose: {DOSE_PATTERN.search(text)[0]}"
-        assert "<" not in text and "#" not in text, f"{topic}: plain text only"
+        out += [v.answer, v.more, v.family or "", v.family_more or ""]
+        out += [t for e in v.extra.values() for t in e.values()]
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_no_doses_and_plain_text(topic):
+    text = _all_text(topic)
+    assert not DOSE_PATTERN.search(text), f"{topic} gives a dose: {DOSE_PATTERN.search(text)[0]}"
+    assert "<" not in text and "#" not in text, f"{topic}: plain text only"
 
 
 MEDICATION_DECISIONS = ("detox_medications", "buprenorphine_timing", "methadone_info",
@@ -115,15 +119,6 @@ def test_extras_are_keyed_by_canonical_entity_values():
 def test_every_fact_names_a_review_date_since_the_clinical_review():
     for topic, fact in FACTS.items():
         assert dt.date.fromisoformat(fact.reviewed) >= dt.date(2026, 11, 23), topic
-
-
-def _all_text(topic):
-    out = []
-    for region in REGIONS:
-        v = FACTS[topic].variant(region)
-        out += [v.answer, v.more, v.family or "", v.family_more or ""]
-        out += [t for e in v.extra.values() for t in e.values()]
-    return "\n".join(out)
 
 
 def _first_sentence(text):

@@ -116,22 +116,17 @@ def test_no_phone_numbers_are_written_in_facts_yml():
     assert not re.search(r"\b\d{3,4}[ -]\d{3}[ -]\d{3,4}\b", raw)
 
 
-def test_an_unknown_placeholder_fails_at_load(tmp_path):
+@pytest.mark.parametrize("field,text,placeholder", [
+    ("answer", "Call {ambulance_number} now.", "ambulance_number"),  # unknown anywhere
+    # {poison_control} exists only in the US preset, so shared text can't use it
+    ("more", "Poison line: {poison_control}.", "poison_control"),
+])
+def test_a_placeholder_a_region_cannot_fill_fails_at_load(tmp_path, field, text, placeholder):
     broken = facts.load_raw()
-    broken["facts"]["naloxone"]["answer"] = "Call {ambulance_number} now."
+    broken["facts"]["naloxone"][field] = text
     path = tmp_path / "facts.yml"
     path.write_text(yaml.safe_dump(broken), encoding="utf-8")
-    with pytest.raises(facts.FactsError, match="ambulance_number"):
-        facts.load(path)
-
-
-def test_a_region_only_contact_cannot_be_used_in_shared_text(tmp_path):
-    """{poison_control} exists only in the US preset: shared text using it can't load."""
-    broken = facts.load_raw()
-    broken["facts"]["naloxone"]["more"] = "Poison line: {poison_control}."
-    path = tmp_path / "facts.yml"
-    path.write_text(yaml.safe_dump(broken), encoding="utf-8")
-    with pytest.raises(facts.FactsError, match="poison_control"):
+    with pytest.raises(facts.FactsError, match=placeholder):
         facts.load(path)
 
 
