@@ -15,7 +15,7 @@ from typing import Callable, Dict, List, Optional
 import yaml
 
 from bot.evaluation import sets
-from bot.evaluation.crossval import _training_data, cross_validate, train_nlu_model
+from bot.evaluation.crossval import training_data, cross_validate, train_nlu_model
 from bot.evaluation.parsing import Parser
 from bot.evaluation.scoring import OUT_OF_SCOPE, crisis_share, score, share
 from bot.paths import ROOT
@@ -76,7 +76,7 @@ def measure(index: int, name: str, classifier_part: List[dict], folds: int, tmp:
     if not nlu_file.exists():
         from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
 
-        RasaYAMLWriter().dump(str(nlu_file), _training_data())
+        RasaYAMLWriter().dump(str(nlu_file), training_data())
     progress(f"{name}: training")
     start = time.perf_counter()
     model = train_nlu_model(config_file, nlu_file, tmp, f"candidate-{index}")

@@ -15,7 +15,7 @@ from bot.evaluation.sets import NLU_DIR
 from bot.paths import ENTITIES_FILE, ROOT
 
 
-def _training_data():
+def training_data():
     from rasa.shared.nlu.training_data.loading import load_data
 
     return load_data(str(NLU_DIR)).merge(load_data(str(ENTITIES_FILE)))
@@ -40,7 +40,7 @@ def cross_validate(config: Path, folds: int = 5, seed: int = 42,
     from rasa.shared.nlu.training_data.training_data import TrainingData
     from sklearn.model_selection import StratifiedKFold
 
-    data = _training_data()
+    data = training_data()
     examples = [e for e in data.intent_examples if e.get("text")]
     intents = [e.get("intent") for e in examples]
     texts, truth, predicted = [], [], []

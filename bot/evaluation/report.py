@@ -46,14 +46,17 @@ def evaluate_suite(parser: Parser, suite: sets.Suite) -> SuiteResult:
     paraphrases = score(*_run(parser, paraphrase_pairs))
 
     implied = sets.implied_crises(suite.implied)
-    crisis_pairs = [p for p in paraphrase_pairs if p[1] in CRISIS_PRIORITY]
-    crisis_pairs += [p for pairs in implied.values() for p in pairs]
-    c_texts, c_truth, c_pred = _run(parser, crisis_pairs)
+    # (category, text, intent): the paraphrase set's crisis examples, then each implied category
+    tagged = [("paraphrases", t, i) for t, i in paraphrase_pairs if i in CRISIS_PRIORITY]
+    tagged += [(category, t, i) for category, pairs in implied.items() for t, i in pairs]
+    c_texts, c_truth = [t for _, t, _ in tagged], [i for _, _, i in tagged]
+    c_pred = parser.intents(c_texts)
     recall = {}
     for crisis in CRISIS_PRIORITY:
         got = [p for t, p in zip(c_truth, c_pred) if t == crisis]
         recall[crisis] = sum(p == crisis for p in got) / max(1, len(got))
-    escalation = {category: crisis_share(_run(parser, pairs)[2]) for category, pairs in implied.items()}
+    escalation = {category: crisis_share([p for (c, _, _), p in zip(tagged, c_pred) if c == category])
+                  for category in implied}
     escalation["all crisis examples"] = crisis_share(c_pred)
     misses = {"crisis": [(t, p) for t, e, p in zip(c_texts, c_truth, c_pred) if p != e]}
 

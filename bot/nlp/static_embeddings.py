@@ -25,13 +25,12 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-
-TOKENS = "text_tokens"  # where Rasa's tokenizers put a message's tokens
 
 
 def wordllama_files(name: str = "l2_supercat", dim: int = 256) -> Tuple[Path, Path]:
@@ -84,7 +83,7 @@ class StaticEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         return self._matrix[ids].mean(axis=0)
 
     def _featurize(self, message: Message) -> None:
-        tokens = message.get(TOKENS) or []
+        tokens = message.get(TOKENS_NAMES[TEXT]) or []
         if not tokens:
             return
         sequence = np.vstack([self._mean_vector(t.text) for t in tokens])
