@@ -17,6 +17,7 @@ import yaml
 from bot import contacts
 from bot.evaluation import sets
 from bot.nlp.crisis_matcher import CRISIS_PRIORITY
+from bot.nlu_data import intent_examples
 from bot.paths import ROOT
 
 pytestmark = pytest.mark.stack
@@ -26,7 +27,7 @@ CRISIS_REPLIES = {v["text"].strip() for name in CRISIS_PRIORITY for v in RESPONS
 
 
 def crisis_examples(suite: sets.Suite) -> List[str]:
-    return sorted({t for t, i in sets.labelled(suite.paraphrases) if i in CRISIS_PRIORITY}
+    return sorted({t for t, i in intent_examples(suite.paraphrases) if i in CRISIS_PRIORITY}
                   | {t for pairs in sets.implied_crises(suite.implied).values() for t, _ in pairs})
 
 

@@ -18,6 +18,7 @@ from bot.evaluation import sets
 from bot.evaluation.crossval import training_data, cross_validate, train_nlu_model
 from bot.evaluation.parsing import Parser
 from bot.evaluation.scoring import OUT_OF_SCOPE, crisis_share, score, share
+from bot.nlu_data import intent_examples
 from bot.paths import ROOT
 
 CONFIG = ROOT / "config.yml"
@@ -82,9 +83,9 @@ def measure(index: int, name: str, classifier_part: List[dict], folds: int, tmp:
     model = train_nlu_model(config_file, nlu_file, tmp, f"candidate-{index}")
     seconds = time.perf_counter() - start
     parser = Parser(model)
-    pairs = sets.labelled(sets.PARAPHRASES)
+    pairs = intent_examples(sets.PARAPHRASES)
     para = score([t for t, _ in pairs], [i for _, i in pairs], parser.intents(t for t, _ in pairs))
-    oos = parser.intents(t for t, _ in sets.labelled(sets.OUT_OF_SCOPE))
+    oos = parser.intents(t for t, _ in intent_examples(sets.OUT_OF_SCOPE))
     fig = parser.intents(t for pairs in sets.figurative().values() for t, _ in pairs)
     everyday = parser.intents(sets.everyday())
     cv = None

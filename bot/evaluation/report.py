@@ -12,6 +12,7 @@ from bot.evaluation import sets
 from bot.evaluation.parsing import Parser
 from bot.evaluation.scoring import FALLBACK, OUT_OF_SCOPE, IntentScores, crisis_share, score, share
 from bot.nlp.crisis_matcher import CRISIS_PRIORITY
+from bot.nlu_data import intent_examples
 from bot.paths import ROOT
 
 RESULTS = ROOT / "results"
@@ -42,7 +43,7 @@ def _run(parser: Parser, pairs):
 
 
 def evaluate_suite(parser: Parser, suite: sets.Suite) -> SuiteResult:
-    paraphrase_pairs = sets.labelled(suite.paraphrases)
+    paraphrase_pairs = intent_examples(suite.paraphrases)
     paraphrases = score(*_run(parser, paraphrase_pairs))
 
     implied = sets.implied_crises(suite.implied)
@@ -60,7 +61,7 @@ def evaluate_suite(parser: Parser, suite: sets.Suite) -> SuiteResult:
     escalation["all crisis examples"] = crisis_share(c_pred)
     misses = {"crisis": [(t, p) for t, e, p in zip(c_texts, c_truth, c_pred) if p != e]}
 
-    o_texts, _, o_pred = _run(parser, sets.labelled(suite.out_of_scope))
+    o_texts, _, o_pred = _run(parser, intent_examples(suite.out_of_scope))
     out_of_scope = {"n": len(o_pred), "recognised": share(o_pred, [OUT_OF_SCOPE]),
                     "not answered as a topic": share(o_pred, [OUT_OF_SCOPE, FALLBACK]),
                     "crisis": crisis_share(o_pred)}
@@ -80,7 +81,7 @@ def evaluate_suite(parser: Parser, suite: sets.Suite) -> SuiteResult:
 def evaluate(model: Path) -> Evaluation:
     parser = Parser(model)
     suites = {suite.name: evaluate_suite(parser, suite) for suite in sets.SUITES}
-    holdout = score(*_run(parser, sets.labelled(sets.HOLDOUT)))
+    holdout = score(*_run(parser, intent_examples(sets.HOLDOUT)))
     everyday_texts = sets.everyday()
     predicted = parser.intents(everyday_texts)
     everyday = {"n": len(predicted), "crisis": crisis_share(predicted)}

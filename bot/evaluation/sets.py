@@ -42,10 +42,6 @@ def training_examples() -> List[Example]:
     return [pair for path in training_files() for pair in intent_examples(path)]
 
 
-def labelled(path: Path) -> List[Example]:
-    return intent_examples(path)
-
-
 def figurative(path: Path = FIGURATIVE) -> Dict[str, List[Example]]:
     """{"figurative": [...], "informational": [...]}: crisis words that are not a crisis."""
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -102,9 +98,9 @@ SUITES = (MAIN, BLIND_SUITE)
 
 
 def all_test_texts() -> List[str]:
-    texts = [t for t, _ in labelled(HOLDOUT)]
+    texts = [t for t, _ in intent_examples(HOLDOUT)]
     for suite in SUITES:
-        texts += [t for path in (suite.paraphrases, suite.out_of_scope) for t, _ in labelled(path)]
+        texts += [t for path in (suite.paraphrases, suite.out_of_scope) for t, _ in intent_examples(path)]
         texts += [t for pairs in figurative(suite.figurative).values() for t, _ in pairs]
         texts += [t for pairs in implied_crises(suite.implied).values() for t, _ in pairs]
     return texts

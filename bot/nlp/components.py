@@ -74,7 +74,7 @@ class CrisisSafetyNet(GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"patterns_file": "data/crisis_patterns.yml", "confident_crisis": 0.5,
+        return {"patterns_file": "data/crisis_patterns.yml", "confident_crisis": 0.6,
                 "language_floor": 0.2}
 
     def __init__(self, config: Dict[Text, Any]) -> None:
@@ -161,7 +161,8 @@ class CrisisSafetyNet(GraphComponent):
         message.set(INTENT, fallback, add_to_output=True)
         message.set(INTENT_RANKING_KEY, [dict(fallback)] + ranking, add_to_output=True)
 
-    def _force(self, message: Message, intent: str, why: Dict[str, Any]) -> None:
+    @staticmethod
+    def _force(message: Message, intent: str, why: Dict[str, Any]) -> None:
         ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != intent]
         message.set(INTENT, {"name": intent, "confidence": 1.0}, add_to_output=True)
         message.set(INTENT_RANKING_KEY, [{"name": intent, "confidence": 1.0}] + ranking,

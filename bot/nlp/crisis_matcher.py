@@ -274,10 +274,6 @@ class CrisisMatcher:
             _add_once(language, hit.matched_text)
         return Scan(hits=hits, language=language)
 
-    def find(self, text: str) -> List[CrisisHit]:
-        """Every rule hit that survives exclusions, guards and negation."""
-        return self.scan(text).hits
-
     def match(self, text: str) -> Optional[CrisisHit]:
         return self.scan(text).hit
 

@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from sqlalchemy.orm import Session
 
-from bot.nlu_data import intent_examples
+from bot.nlu_data import intent_examples, plain
 from bot.redact import PLACEHOLDER_RE, redact
 from bot.transcripts import queries
 from bot.transcripts.models import MessageRelabel
@@ -94,9 +94,9 @@ def export_nlu(session: Session, existing: Sequence[Path] = ()) -> str:
         except ValueError:
             entities = []
         example = _annotate(item.text, entities if isinstance(entities, list) else [])
-        plain = re.sub(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})", r"\1", example).strip()
-        key = plain.lower()
-        if not plain or key in seen or key in known:
+        text = plain(example)
+        key = text.lower()
+        if not text or key in seen or key in known:
             continue
         seen.add(key)
         by_intent[item.intent].append(example)
