@@ -4,10 +4,17 @@ import re
 import pytest
 import yaml
 
-from bot import contacts
+from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.training_data.structures import RuleStep
+
+from bot import contacts, facts
 from bot.paths import ROOT
+from bot.topic_importer import TopicImporter, project_importer
 
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
+# as Rasa trains on it: domain.yml plus one intent per fact (bot/topic_importer.py)
+PROJECT = project_importer()
+INTENTS = set(PROJECT.get_domain().intents)
 CRISIS = ["crisis_suicidal", "crisis_overdose", "crisis_medical"]
 TOPIC_CONTRACT = """what_is_heroin why_addictive withdrawal_symptoms withdrawal_timeline home_detox_risks
 medical_detox detox_medications methadone_info methadone_myths buprenorphine_info buprenorphine_timing
@@ -30,7 +37,7 @@ def variant_for(response: str, region: str) -> str:
 
 
 def test_every_contract_intent_and_entity_is_in_the_domain():
-    assert set(CONTRACT) <= set(DOMAIN["intents"])
+    assert set(CONTRACT) <= INTENTS
     assert {"medication", "substance", "family_member", "duration"} <= set(DOMAIN["entities"])
     assert {"region", "audience"} <= set(DOMAIN["slots"])
 
@@ -63,14 +70,29 @@ def test_crisis_rules_answer_with_static_responses_first():
             assert rule["steps"][1] == {"action": f"utter_{intent}"}
 
 
+def _first_replies(project=PROJECT):
+    """The first action of every rule, by the intent that starts it."""
+    routed = {}
+    for step in project.get_stories().story_steps:
+        if not isinstance(step, RuleStep) or step.condition_events_indices:
+            continue
+        events = [e for e in step.events if isinstance(e, (UserUttered, ActionExecuted))]
+        for said, reply in zip(events, events[1:]):
+            if isinstance(said, UserUttered) and isinstance(reply, ActionExecuted):
+                routed.setdefault(said.intent_name, []).append(reply.action_name)
+                break
+    return routed
+
+
 def test_every_topic_is_routed():
-    rules = yaml.safe_load((ROOT / "data" / "rules" / "topics.yml").read_text())["rules"]
-    routed = {r["steps"][0]["intent"]: r["steps"][1]["action"] for r in rules}
-    topics = set(TOPIC_CONTRACT) - {"buprenorphine_timing"}
-    assert set(routed) == topics | {"tell_me_more"}
-    assert {routed[t] for t in topics} == {"action_answer_topic"}
-    assert routed["tell_me_more"] == "action_tell_me_more"
-    assert "tell_me_more" in DOMAIN["intents"] and "action_tell_me_more" in DOMAIN["actions"]
+    routed = _first_replies()
+    topics = set(facts.facts())
+    assert set(TOPIC_CONTRACT) <= topics
+    for topic in topics - {"buprenorphine_timing"}:
+        assert routed[topic] == ["action_answer_topic"], topic
+    assert routed["buprenorphine_timing"] == ["buprenorphine_timing_form"]
+    assert routed["tell_me_more"] == ["action_tell_me_more"]
+    assert "tell_me_more" in INTENTS and "action_tell_me_more" in DOMAIN["actions"]
     assert "last_topic" in DOMAIN["slots"]
 
 
@@ -124,3 +146,21 @@ def test_text_only_responses_stay_one_message():
         for v in variants:
             if not v.get("buttons"):
                 assert "\n\n" not in v["text"], f"{name} would be split into several messages"
+
+
+def test_a_new_topic_needs_only_a_fact_and_its_examples(tmp_path):
+    """Adding a topic touches data/facts.yml and data/nlu/: Rasa then knows its intent and rule."""
+    raw = facts.load_raw()
+    raw["facts"]["sleep_after_detox"] = dict(raw["facts"]["cravings"], title="Sleep after detox")
+    facts_file = tmp_path / "facts.yml"
+    facts_file.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    nlu = tmp_path / "nlu.yml"
+    nlu.write_text('version: "3.1"\nnlu:\n- intent: sleep_after_detox\n  examples: |\n'
+                   "    - why can't I sleep since I stopped\n    - no sleep for a week after detox\n",
+                   encoding="utf-8")
+    project = TopicImporter(str(ROOT / "config.yml"), str(ROOT / "domain.yml"),
+                            [str(ROOT / "data"), str(nlu)], facts_file=str(facts_file))
+    assert "sleep_after_detox" in project.get_domain().intents
+    routed = _first_replies(project)
+    assert routed["sleep_after_detox"] == ["action_answer_topic"]
+    assert routed["buprenorphine_timing"] == ["buprenorphine_timing_form"]
