@@ -1,5 +1,6 @@
 """Small pieces of dialogue logic the custom actions share, kept out of actions/ so they
 can be tested without the Rasa SDK's machinery."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Mapping, Optional
@@ -10,8 +11,6 @@ from bot.nlp.vocabulary import canonical
 FAMILY = "family"
 SELF = "self"
 DEFAULT_REGION = "uk"
-# what the buprenorphine-timing form accepts as "what was last used"
-KNOWN_LAST_USED = ("heroin", "methadone", "fentanyl")
 IGNORED_FOR_LAST_USED = ("buprenorphine",)  # the medicine being asked about, not what was used
 
 
@@ -28,8 +27,7 @@ def entity_values(message: Mapping[str, Any]) -> Dict[str, List[str]]:
     return values
 
 
-def audience(current: Optional[str], values: Mapping[str, Iterable[str]],
-             family_member: Optional[str] = None) -> str:
+def audience(current: Optional[str], values: Mapping[str, Iterable[str]], family_member: Optional[str] = None) -> str:
     """A family member mentioned once switches the conversation to family framing for good,
     even when that message itself was answered by something else (a greeting, the fallback):
     the Rasa server keeps the mention in the `family_member` slot."""

@@ -1,41 +1,125 @@
-"""All run-time configuration, read from environment variables in one place.
+"""Every environment variable the product reads, with its default: one field each.
 
 Every process (Rasa server, action server, web app, command-line tools) gets its
-settings from here; `bot.stack` passes them on to the processes it starts.
+configuration from `load()`; `bot.stack` hands the same values on to the processes it
+starts (`Settings.environment()`). No other module reads `os.environ`.
+
+The README's "Configuration" table is this class printed as Markdown
+(`python -m bot.settings`); tests/web/test_settings.py fails when the two differ.
 """
+
 from __future__ import annotations
 
-import os
+import json
 import secrets
-from dataclasses import dataclass, field
-from typing import Tuple
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
 
-from bot.paths import VAR_DIR
+from pydantic import BaseSettings, Field, ValidationError, validator
+from pydantic.fields import ModelField
+
+from bot.paths import ROOT, VAR_DIR
 
 REGIONS = ("uk", "us")
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name, "").strip()
-    return value or default
+class SettingsError(ValueError):
+    """A configuration value that cannot be used; the message names the variable."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    host: str = "127.0.0.1"
-    rasa_port: int = 5005
-    actions_port: int = 5055
-    web_port: int = 8000
-    # SQLAlchemy URL of the tracker store and our own tables; SQLite by default.
-    db_url: str = f"sqlite:///{VAR_DIR / 'bot.db'}"
-    # Redis URL for Rasa's lock store in scale-out mode; empty means in-memory locks.
-    redis_url: str = ""
-    # Token for Rasa's HTTP API; a fresh random one per run unless configured.
-    rasa_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    default_region: str = "uk"
-    max_message_chars: int = 1000
-    allowed_origins: Tuple[str, ...] = ()
-    retention_days: int = 30
+class Settings(BaseSettings):
+    host: str = Field(
+        "127.0.0.1",
+        env="BOT_HOST",
+        description="address every process listens on; keep it loopback, with a TLS proxy in front of the web app",
+    )
+    rasa_port: int = Field(
+        5005, env="RASA_PORT", ge=1, le=65535, description="port of the Rasa server (REST channel and HTTP API)"
+    )
+    actions_port: int = Field(5055, env="ACTIONS_PORT", ge=1, le=65535, description="port of the action server")
+    web_port: int = Field(
+        8000,
+        env="WEB_PORT",
+        ge=1,
+        le=65535,
+        description="port of the web app: demo page, widget, `/api/chat`, staff console",
+    )
+    db_url: str = Field(
+        f"sqlite:///{VAR_DIR / 'bot.db'}",
+        env="BOT_DB_URL",
+        description="SQLAlchemy URL of the tracker store and our own tables; `postgresql://…` to scale out",
+    )
+    redis_url: str = Field(
+        "",
+        env="BOT_REDIS_URL",
+        description="Redis URL for Rasa's lock store when several Rasa servers share conversations",
+    )
+    rasa_token: str = Field(
+        default_factory=lambda: secrets.token_urlsafe(24),
+        env="RASA_TOKEN",
+        repr=False,
+        shown_default="random per run",
+        description="token for Rasa's HTTP API (never exposed without one)",
+    )
+    default_region: str = Field(
+        "uk",
+        env="BOT_REGION",
+        description="default contact preset (`uk`, `us`); the widget's page config and the visitor override it",
+    )
+    max_message_chars: int = Field(
+        1000, env="BOT_MAX_MESSAGE_CHARS", ge=1, description="longest visitor message accepted"
+    )
+    allowed_origins: Tuple[str, ...] = Field(
+        (),
+        env="BOT_ALLOWED_ORIGINS",
+        description="comma-separated extra origins allowed by CORS (the demo page is same-origin)",
+    )
+    retention_days: int = Field(
+        30, env="BOT_RETENTION_DAYS", ge=1, description="transcript retention used by `bot purge`"
+    )
+    staff_idle_minutes: float = Field(
+        30, env="BOT_STAFF_IDLE_MINUTES", gt=0, description="a staff session ends after this many idle minutes"
+    )
+    secret_key: str = Field(
+        "",
+        env="BOT_SECRET_KEY",
+        repr=False,
+        description="signs staff sessions; empty: a random key generated once into `BOT_SECRET_FILE`",
+    )
+    secret_file: Path = Field(
+        VAR_DIR / "secret_key", env="BOT_SECRET_FILE", description="where the generated session key is kept (mode 0600)"
+    )
+    cookie_secure: bool = Field(
+        False,
+        env="BOT_COOKIE_SECURE",
+        description="mark staff cookies Secure even over plain HTTP (behind a proxy that terminates TLS)",
+    )
+
+    class Config:
+        case_sensitive = True
+        frozen = True
+
+        @classmethod
+        def parse_env_var(cls, field_name: str, raw_val: str) -> Any:
+            if field_name == "allowed_origins":
+                return tuple(origin.strip() for origin in raw_val.split(",") if origin.strip())
+            return json.loads(raw_val)
+
+    @validator("*", pre=True)
+    def _blank_means_default(cls, value: Any, field: ModelField) -> Any:
+        # `VAR=` in a shell or a compose file means "not set", as it always has here.
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                return field.get_default()
+        return value
+
+    @validator("default_region")
+    def _known_region(cls, value: str) -> str:
+        region = value.lower()
+        if region not in REGIONS:
+            raise ValueError(f"must be one of {', '.join(REGIONS)}, not {value!r}")
+        return region
 
     @property
     def rasa_url(self) -> str:
@@ -53,26 +137,62 @@ class Settings:
     def web_url(self) -> str:
         return f"http://{self.host}:{self.web_port}"
 
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some values changed, validated like the environment is."""
+        return _validated(lambda: type(self)(**{**self.dict(), **changes}))
+
+    def environment(self) -> Dict[str, str]:
+        """These settings as the environment variables they are read from."""
+        return {env_name(field): _as_env_text(getattr(self, name)) for name, field in self.__fields__.items()}
+
+
+def env_name(field: ModelField) -> str:
+    return field.field_info.extra["env"]
+
+
+def _as_env_text(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _validated(make) -> Settings:
+    try:
+        return make()
+    except ValidationError as error:
+        problems: List[str] = []
+        for item in error.errors():
+            field = Settings.__fields__.get(str(item["loc"][0]))
+            name = env_name(field) if field else str(item["loc"][0])
+            problems.append(f"{name}: {item['msg']}")
+        raise SettingsError("invalid configuration: " + "; ".join(problems)) from None
+
 
 def load() -> Settings:
-    """Settings from the environment (see README, "Configuration")."""
-    region = _env("BOT_REGION", "uk").lower()
-    if region not in REGIONS:
-        raise ValueError(f"BOT_REGION must be one of {REGIONS}, not {region!r}")
-    origins = tuple(o.strip() for o in _env("BOT_ALLOWED_ORIGINS", "").split(",") if o.strip())
-    kwargs = dict(
-        host=_env("BOT_HOST", "127.0.0.1"),
-        rasa_port=int(_env("RASA_PORT", "5005")),
-        actions_port=int(_env("ACTIONS_PORT", "5055")),
-        web_port=int(_env("WEB_PORT", "8000")),
-        db_url=_env("BOT_DB_URL", Settings.db_url),
-        redis_url=_env("BOT_REDIS_URL", ""),
-        default_region=region,
-        max_message_chars=int(_env("BOT_MAX_MESSAGE_CHARS", "1000")),
-        allowed_origins=origins,
-        retention_days=int(_env("BOT_RETENTION_DAYS", "30")),
-    )
-    token = os.environ.get("RASA_TOKEN", "").strip()
-    if token:
-        kwargs["rasa_token"] = token
-    return Settings(**kwargs)
+    """Settings from the environment (README, "Configuration"); SettingsError if unusable."""
+    return _validated(Settings)
+
+
+def shown_default(field: ModelField) -> str:
+    """The default as the README writes it: relative to the project, never machine-specific."""
+    if "shown_default" in field.field_info.extra:
+        return field.field_info.extra["shown_default"]
+    value = field.get_default()
+    if value in ("", ()):
+        return "empty"
+    text = _as_env_text(value).replace(f"{ROOT}/", "")
+    return f"`{text}`"
+
+
+def configuration_table() -> str:
+    """The README's configuration table, one row per field."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for field in Settings.__fields__.values():
+        rows.append(f"| `{env_name(field)}` | {shown_default(field)} | {field.field_info.description} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(configuration_table(), end="")

@@ -2,8 +2,9 @@
 
 `bot run` (make run) and the test suite both use this module, so what the tests start is
 exactly what a person runs. Every process listens on loopback only and gets its
-configuration through environment variables built from `bot.settings`.
+configuration through the environment variables of `bot.settings.Settings`.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,30 +30,25 @@ RASA = str(Path(PYTHON).with_name("rasa"))
 def process_env(settings: Settings) -> Dict[str, str]:
     """The environment every process of the stack runs with (endpoints.yml reads it)."""
     env = dict(os.environ)
+    # Every setting, so each child reads exactly what this process resolved (the random
+    # RASA_TOKEN above all); the rest is for Rasa, rasa_sdk and the endpoints files.
+    env.update(settings.environment())
     env.update(
         TF_CPP_MIN_LOG_LEVEL="3",
         RASA_TELEMETRY_ENABLED="false",  # nothing about visitors' conversations leaves the machine
         PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
-        BOT_HOST=settings.host,
-        RASA_PORT=str(settings.rasa_port),
-        ACTIONS_PORT=str(settings.actions_port),
-        WEB_PORT=str(settings.web_port),
-        RASA_TOKEN=settings.rasa_token,
-        BOT_DB_URL=settings.db_url,
-        BOT_REGION=settings.default_region,
-        BOT_MAX_MESSAGE_CHARS=str(settings.max_message_chars),
-        BOT_ALLOWED_ORIGINS=",".join(settings.allowed_origins),
-        BOT_RETENTION_DAYS=str(settings.retention_days),
-        BOT_REDIS_URL=settings.redis_url,
         ACTION_ENDPOINT_URL=settings.actions_url,
         SANIC_HOST=settings.host,  # rasa_sdk binds 0.0.0.0 unless told otherwise
     )
     if settings.db_url.startswith("sqlite:///"):
-        Path(settings.db_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        Path(settings.db_url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     if settings.redis_url:
         redis = urlparse(settings.redis_url)
-        env.update(BOT_REDIS_HOST=redis.hostname or "127.0.0.1", BOT_REDIS_PORT=str(redis.port or 6379),
-                   BOT_REDIS_DB=(redis.path or "/0").strip("/") or "0")
+        env.update(
+            BOT_REDIS_HOST=redis.hostname or "127.0.0.1",
+            BOT_REDIS_PORT=str(redis.port or 6379),
+            BOT_REDIS_DB=(redis.path or "/0").strip("/") or "0",
+        )
     return env
 
 
@@ -103,39 +99,67 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")
         proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=process_env(self.settings), stdout=log, stderr=subprocess.STDOUT,
+            cmd,
+            cwd=ROOT,
+            env=process_env(self.settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.procs[name] = proc
         return proc
 
     def start_actions(self, timeout: float = 120) -> float:
-        proc = self._spawn("actions", [PYTHON, "-m", "rasa_sdk", "--actions", "actions",
-                                       "--port", str(self.settings.actions_port)])
-        return wait_until_up(
-            f"http://{self.settings.host}:{self.settings.actions_port}/health", timeout, proc)
+        proc = self._spawn(
+            "actions", [PYTHON, "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.settings.actions_port)]
+        )
+        return wait_until_up(f"http://{self.settings.host}:{self.settings.actions_port}/health", timeout, proc)
 
     def start_rasa(self, model: Optional[Path] = None, timeout: float = 300) -> float:
         model = model or latest_model()
         if model is None:
             raise FileNotFoundError("no trained model in models/: run `make train` first")
-        proc = self._spawn("rasa", [
-            RASA, "run", "--model", str(model), "--enable-api",
-            "--auth-token", self.settings.rasa_token,
-            "--interface", self.settings.host, "--port", str(self.settings.rasa_port),
-            "--endpoints", endpoints_file(self.settings), "--credentials", "credentials.yml",
-        ])
+        proc = self._spawn(
+            "rasa",
+            [
+                RASA,
+                "run",
+                "--model",
+                str(model),
+                "--enable-api",
+                "--auth-token",
+                self.settings.rasa_token,
+                "--interface",
+                self.settings.host,
+                "--port",
+                str(self.settings.rasa_port),
+                "--endpoints",
+                endpoints_file(self.settings),
+                "--credentials",
+                "credentials.yml",
+            ],
+        )
         return wait_until_up(f"{self.settings.rasa_url}/", timeout, proc)
 
     def start_web(self, timeout: float = 60) -> float:
-        proc = self._spawn("web", [
-            PYTHON, "-m", "uvicorn", "bot.web.app:create_app", "--factory",
-            "--host", self.settings.host, "--port", str(self.settings.web_port),
-            "--no-access-log",
-        ])
+        proc = self._spawn(
+            "web",
+            [
+                PYTHON,
+                "-m",
+                "uvicorn",
+                "bot.web.app:create_app",
+                "--factory",
+                "--host",
+                self.settings.host,
+                "--port",
+                str(self.settings.web_port),
+                "--no-access-log",
+            ],
+        )
         return wait_until_up(f"{self.settings.web_url}/healthz", timeout, proc)
 
-    def start_all(self) -> "Stack":
+    def start_all(self) -> Stack:
         self.start_actions()
         self.start_rasa()
         if (ROOT / "bot" / "web" / "app.py").exists():
@@ -155,7 +179,7 @@ class Stack:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -1,13 +1,14 @@
 """`make bench`: training time, start-up time to first reply, REST round-trip latency."""
+
 from __future__ import annotations
 
 import json
 import sys
 import time
 import uuid
-from dataclasses import replace
 
-from bot import benchmark, settings as settings_module
+from bot import benchmark
+from bot import settings as settings_module
 from bot.paths import ROOT, VAR_DIR
 from bot.stack import Stack, free_port
 
@@ -15,9 +16,12 @@ RESULTS = ROOT / "results"
 
 
 def main() -> int:
-    settings = replace(settings_module.load(), rasa_port=free_port(), actions_port=free_port(),
-                       web_port=free_port(),
-                       db_url=f"sqlite:///{VAR_DIR / f'bench-{uuid.uuid4().hex[:6]}.db'}")
+    settings = settings_module.load().replace(
+        rasa_port=free_port(),
+        actions_port=free_port(),
+        web_port=free_port(),
+        db_url=f"sqlite:///{VAR_DIR / f'bench-{uuid.uuid4().hex[:6]}.db'}",
+    )
     figures = {}
     train_file = RESULTS / "train_seconds.txt"
     if train_file.exists():

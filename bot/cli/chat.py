@@ -3,11 +3,11 @@
 Starts its own action server on a free port and runs `rasa shell` with the same
 environment as the real stack, against a scratch SQLite file.
 """
+
 from __future__ import annotations
 
 import argparse
 import subprocess
-from dataclasses import replace
 
 from bot import settings as settings_module
 from bot.paths import ROOT, VAR_DIR
@@ -24,10 +24,9 @@ def chat(args: argparse.Namespace) -> int:
     if model is None:
         print("no trained model in models/: run `make train` first")
         return 2
-    settings = replace(settings_module.load(), actions_port=free_port(),
-                       db_url=f"sqlite:///{VAR_DIR / 'chat.db'}")
+    settings = settings_module.load().replace(actions_port=free_port(), db_url=f"sqlite:///{VAR_DIR / 'chat.db'}")
     with Stack(settings, log_dir=VAR_DIR / "logs" / "chat") as stack:
         stack.start_actions()
         return subprocess.call(
-            [RASA, "shell", "--model", str(model), "--endpoints", "endpoints.yml"],
-            cwd=ROOT, env=process_env(settings))
+            [RASA, "shell", "--model", str(model), "--endpoints", "endpoints.yml"], cwd=ROOT, env=process_env(settings)
+        )

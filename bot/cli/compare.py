@@ -4,6 +4,7 @@
 minutes a fold on two cores); by default the candidates are compared on the main
 evaluation sets only.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -3,6 +3,7 @@
 Writes results/evaluation.md and results/confusion.png and prints the headline figures.
 `--folds 0` skips the cross-validation (it retrains the NLU pipeline once per fold).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,9 @@ def main(argv=None) -> int:
         print(f"warning: {len(overlap)} evaluation examples also appear in the training data")
     evaluation = report.evaluate(model)
     if args.folds > 1:
-        texts, truth, predicted = cross_validate(ROOT / "config.yml", args.folds,
-                                                 progress=lambda m: print(m, flush=True))
+        texts, truth, predicted = cross_validate(
+            ROOT / "config.yml", args.folds, progress=lambda m: print(m, flush=True)
+        )
         evaluation.cross_validation = score(texts, truth, predicted)
     path = report.write(evaluation, model)
     text = path.read_text(encoding="utf-8")

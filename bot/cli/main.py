@@ -1,4 +1,5 @@
 """Entry point of the `bot` command: one subcommand per module in bot/cli/."""
+
 from __future__ import annotations
 
 import argparse
@@ -6,6 +7,7 @@ import sys
 from typing import List, Optional
 
 from bot.cli import chat, export, purge, run, staff
+from bot.settings import SettingsError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,7 +20,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.handler(args) or 0
+    try:
+        return args.handler(args) or 0
+    except SettingsError as error:
+        # a mistyped variable deserves one line naming it, not a traceback
+        print(f"bot {args.command}: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """`bot run`: start Rasa, the action server and the web app on loopback, print the URL."""
+
 from __future__ import annotations
 
 import argparse

@@ -3,6 +3,7 @@
 The password is prompted twice on a terminal, or read from the first line of stdin when
 stdin is not a terminal (`printf '%s\n' "$PW" | bot staff add alice`).
 """
+
 from __future__ import annotations
 
 import argparse

@@ -6,6 +6,7 @@ loopback), `GET /api/contacts`, the staff console, and `GET /healthz`.
 
 Run it with `uvicorn bot.web.app:create_app --factory` (bot.stack does).
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,7 +29,6 @@ from bot.web.chat import RASA_TIMEOUT
 from bot.web.chat import router as chat_router
 from bot.web.security import SecurityHeadersMiddleware
 from bot.web.staff import routes as staff_routes
-from bot.web.staff.routes import router as staff_router
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
@@ -45,15 +45,12 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         # uvicorn has configured its log handlers by now; nothing personal reaches them
         for name in (None, "uvicorn", "uvicorn.error", "uvicorn.access"):
             install_log_redaction(logging.getLogger(name) if name else None)
-        # Router startup handlers do not run under a lifespan, so the staff console's is
-        # called here. A failure must not take the visitors' chat down with it (the console
-        # also migrates lazily on its first request).
-        staff_startup = getattr(staff_routes, "startup", None)
-        if staff_startup is not None:
-            try:
-                await run_in_threadpool(staff_startup)
-            except Exception:  # noqa: BLE001 - logged, the chat keeps working
-                log.exception("staff console start-up failed; the chat still runs")
+        # A failure must not take the visitors' chat down with it (the console also
+        # migrates lazily on its first request).
+        try:
+            await run_in_threadpool(staff_routes.startup)
+        except Exception:  # noqa: BLE001 - logged, the chat keeps working
+            log.exception("staff console start-up failed; the chat still runs")
         # One pooled client for all requests to Rasa; environment proxies are ignored
         # because Rasa is always on loopback.
         async with httpx.AsyncClient(timeout=RASA_TIMEOUT, trust_env=False) as client:
@@ -62,8 +59,11 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
 
     app = FastAPI(
         title="Heroin detox assistant",
-        docs_url=None, redoc_url=None, openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
         lifespan=lifespan,
+        exception_handlers=staff_routes.EXCEPTION_HANDLERS,
     )
     app.state.settings = settings
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
@@ -77,15 +77,18 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     async def demo_page(request: Request, region: Optional[str] = None):
         # `?region=us` shows the US preset on the demo page; anything else is the default.
         region = region if region in REGIONS else settings.default_region
-        return templates.TemplateResponse("index.html", {
-            "request": request,
-            "region": region,
-            "other_region": "us" if region == "uk" else "uk",
-            "max_message_chars": settings.max_message_chars,
-        })
+        return templates.TemplateResponse(
+            "index.html",
+            {
+                "request": request,
+                "region": region,
+                "other_region": "us" if region == "uk" else "uk",
+                "max_message_chars": settings.max_message_chars,
+            },
+        )
 
     app.include_router(chat_router)
-    app.include_router(staff_router)
+    app.include_router(staff_routes.router)
     STATIC_DIR.mkdir(exist_ok=True)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
@@ -99,5 +102,5 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
             allow_credentials=False,
             max_age=600,
         )
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, private_prefixes=[staff_routes.PREFIX])
     return app

@@ -8,6 +8,7 @@ human contact details so the widget can still show them.
 Privacy: message text is never logged or written anywhere here; log lines carry only
 a shortened conversation id, status codes and timings.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,7 @@ log = logging.getLogger("bot.web.chat")
 router = APIRouter(prefix="/api")
 
 # A browser-made random id: 32 lowercase hex characters, or a canonical UUID.
-CONVERSATION_ID = re.compile(
-    r"(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
+CONVERSATION_ID = re.compile(r"(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
 # Control characters other than tab and newlines are never part of a chat message.
 ALLOWED_CONTROLS = {"\t", "\n", "\r"}
 RASA_TIMEOUT = httpx.Timeout(30.0, connect=3.0)
@@ -60,7 +60,7 @@ async def read_body(request: Request, limit: int) -> bytes:
             if int(declared) > limit:
                 raise BadRequest(413, "Request body is too large.")
         except ValueError:
-            raise BadRequest(400, "Invalid Content-Length header.")
+            raise BadRequest(400, "Invalid Content-Length header.") from None
     chunks: List[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -91,11 +91,11 @@ def parse_chat_request(content_type: str, body: bytes, settings: Settings) -> Di
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise BadRequest(400, "Request body is not valid UTF-8 text.")
+        raise BadRequest(400, "Request body is not valid UTF-8 text.") from None
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
-        raise BadRequest(400, "Request body is not valid JSON.")
+        raise BadRequest(400, "Request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise BadRequest(422, "Request body must be a JSON object.")
 
@@ -122,8 +122,7 @@ def parse_chat_request(content_type: str, body: bytes, settings: Settings) -> Di
     if not message:
         raise BadRequest(422, "message is empty.")
     if len(message) > settings.max_message_chars:
-        raise BadRequest(
-            413, f"message is longer than {settings.max_message_chars} characters.")
+        raise BadRequest(413, f"message is longer than {settings.max_message_chars} characters.")
     return {"conversation_id": conversation_id, "message": message, "region": region}
 
 
@@ -141,8 +140,11 @@ def clean_messages(payload: Any) -> List[Dict[str, Any]]:
         buttons = [
             {"title": b["title"], "payload": b["payload"]}
             for b in item.get("buttons") or []
-            if isinstance(b, dict) and isinstance(b.get("title"), str)
-            and isinstance(b.get("payload"), str) and b["title"].strip() and b["payload"].strip()
+            if isinstance(b, dict)
+            and isinstance(b.get("title"), str)
+            and isinstance(b.get("payload"), str)
+            and b["title"].strip()
+            and b["payload"].strip()
         ]
         if buttons:
             message["buttons"] = buttons
@@ -170,23 +172,31 @@ async def chat(request: Request) -> JSONResponse:
     started = time.monotonic()
     status: Optional[int] = None
     try:
-        response = await client.post(settings.rasa_webhook_url, json={
-            "sender": conversation_id,
-            "message": parsed["message"],
-            "metadata": {"region": region},
-        })
+        response = await client.post(
+            settings.rasa_webhook_url,
+            json={
+                "sender": conversation_id,
+                "message": parsed["message"],
+                "metadata": {"region": region},
+            },
+        )
         status = response.status_code
         response.raise_for_status()
         messages = clean_messages(response.json())
     except (httpx.HTTPError, ValueError) as exc:
-        log.warning("chat %s: Rasa unavailable (%s, status=%s) after %.2fs",
-                    short_id(conversation_id), type(exc).__name__, status,
-                    time.monotonic() - started)
+        log.warning(
+            "chat %s: Rasa unavailable (%s, status=%s) after %.2fs",
+            short_id(conversation_id),
+            type(exc).__name__,
+            status,
+            time.monotonic() - started,
+        )
         return error_response(
-            503, "The assistant is not available right now.",
-            contacts=contacts.for_region(region), region=region)
-    log.info("chat %s: ok, %d bot messages in %.2fs",
-             short_id(conversation_id), len(messages), time.monotonic() - started)
+            503, "The assistant is not available right now.", contacts=contacts.for_region(region), region=region
+        )
+    log.info(
+        "chat %s: ok, %d bot messages in %.2fs", short_id(conversation_id), len(messages), time.monotonic() - started
+    )
     return JSONResponse({"messages": messages}, headers=NO_STORE)
 
 

@@ -4,6 +4,7 @@ file, conversations written through the real redacting tracker store, a staff ac
 The console does not need Rasa, so these tests run without a trained model; the
 end-to-end privacy test in tests/privacy uses the full stack instead.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,8 +38,11 @@ class Console:
         http = requests.Session()
         page = http.get(f"{self.url}/staff/login")
         token = csrf_of(page.text)
-        response = http.post(f"{self.url}/staff/login", allow_redirects=False,
-                             data={"username": username, "password": password, "csrf_token": token})
+        response = http.post(
+            f"{self.url}/staff/login",
+            allow_redirects=False,
+            data={"username": username, "password": password, "csrf_token": token},
+        )
         assert response.status_code == 303, response.text
         return http
 
@@ -49,21 +53,20 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
+# The `bot` console script installed with the project (pyproject.toml, bot.cli.main:main).
+BOT = Path(sys.executable).with_name("bot")
+
+
 def run_cli(env: Dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    """Call the CLI modules the way the `bot` console script does (argparse + register)."""
-    code = (
-        "import argparse, sys\n"
-        "from bot.cli import staff, purge, export\n"
-        "p = argparse.ArgumentParser(prog='bot'); sub = p.add_subparsers(dest='command', required=True)\n"
-        "for m in (staff, purge, export): m.register(sub)\n"
-        "a = p.parse_args(sys.argv[1:]); sys.exit(a.handler(a) or 0)\n"
+    """Run `bot ARGS…` as a person does, in its own process with `env` as its environment."""
+    return subprocess.run(
+        [str(BOT), *args], input=stdin, text=True, capture_output=True, cwd=ROOT, env=env, timeout=120
     )
-    return subprocess.run([sys.executable, "-c", code, *args], input=stdin, text=True, capture_output=True,
-                          cwd=ROOT, env=env, timeout=120)
 
 
-def write_conversation(db_url: str, sender_id: str, turns: List[tuple], start: Optional[float] = None,
-                       step: float = 10) -> None:
+def write_conversation(
+    db_url: str, sender_id: str, turns: List[tuple], start: Optional[float] = None, step: float = 10
+) -> None:
     """Save a conversation through the real RedactingTrackerStore.
 
     `turns`: (visitor text, intent, confidence, bot text, bot metadata) tuples.
@@ -78,21 +81,40 @@ def write_conversation(db_url: str, sender_id: str, turns: List[tuple], start: O
 
     store = RedactingTrackerStore(domain=Domain.empty(), host=db_url)
     ts = start if start is not None else time.time()
-    events = [ActionExecuted("action_session_start", timestamp=ts), SessionStarted(timestamp=ts),
-              ActionExecuted("action_listen", timestamp=ts)]
+    events = [
+        ActionExecuted("action_session_start", timestamp=ts),
+        SessionStarted(timestamp=ts),
+        ActionExecuted("action_listen", timestamp=ts),
+    ]
     for i, (text, intent, confidence, reply, metadata) in enumerate(turns):
         t = ts + i * step + 1
         entities = []
         for word, entity in (("methadone", "medication"), ("heroin", "substance"), ("son", "family_member")):
             at = text.find(word)
             if at >= 0:
-                entities.append({"entity": entity, "value": word, "start": at, "end": at + len(word),
-                                 "extractor": "RegexEntityExtractor"})
-        events.append(UserUttered(text, {"name": intent, "confidence": confidence}, entities,
-                                  parse_data={"intent": {"name": intent, "confidence": confidence},
-                                              "entities": entities, "text": text,
-                                              "intent_ranking": [{"name": intent, "confidence": confidence}]},
-                                  timestamp=t))
+                entities.append(
+                    {
+                        "entity": entity,
+                        "value": word,
+                        "start": at,
+                        "end": at + len(word),
+                        "extractor": "RegexEntityExtractor",
+                    }
+                )
+        events.append(
+            UserUttered(
+                text,
+                {"name": intent, "confidence": confidence},
+                entities,
+                parse_data={
+                    "intent": {"name": intent, "confidence": confidence},
+                    "entities": entities,
+                    "text": text,
+                    "intent_ranking": [{"name": intent, "confidence": confidence}],
+                },
+                timestamp=t,
+            )
+        )
         action = (metadata or {}).get("utter_action") or "action_answer_fact"
         events.append(ActionExecuted(action, timestamp=t + 1))
         events.append(BotUttered(reply, metadata=metadata or {}, timestamp=t + 1))
@@ -102,23 +124,45 @@ def write_conversation(db_url: str, sender_id: str, turns: List[tuple], start: O
     store.engine.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def console() -> Console:
-    """The real web app (bot.web.app) on a free loopback port with a fresh database."""
+    """The real web app (bot.web.app) on a free loopback port with a fresh database, one per
+    test module, so what one module writes (conversations, logins) cannot steer another."""
     ARTIFACTS.mkdir(exist_ok=True)
     db_path = ARTIFACTS / f"staff-{uuid.uuid4().hex[:8]}.db"
     db_url = f"sqlite:///{db_path}"
     port = free_port()
-    env = dict(os.environ, BOT_DB_URL=db_url, BOT_SECRET_KEY="test-" + uuid.uuid4().hex,
-               PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", WEB_PORT=str(port),
-               RASA_PORT=str(free_port()))
+    env = dict(
+        os.environ,
+        BOT_DB_URL=db_url,
+        BOT_SECRET_KEY="test-" + uuid.uuid4().hex,
+        PYTHONPATH=str(ROOT),
+        TF_CPP_MIN_LOG_LEVEL="3",
+        WEB_PORT=str(port),
+        RASA_PORT=str(free_port()),
+    )
     result = run_cli(env, "staff", "add", "alice", stdin=PASSWORD + "\n")
     assert result.returncode == 0, result.stderr
     log = open(ARTIFACTS / f"staff-web-{port}.log", "ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bot.web.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bot.web.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_until_up(f"http://127.0.0.1:{port}/healthz", 60, proc)
         yield Console(f"http://127.0.0.1:{port}", db_url, db_path, env)

@@ -1,4 +1,5 @@
 """`bot staff add|list|disable` with the password read from stdin (no TTY)."""
+
 from __future__ import annotations
 
 import os
@@ -33,6 +34,7 @@ def test_disabled_account_cannot_log_in(console):
     assert http.get(console.url + "/staff/audit", allow_redirects=False).status_code == 303  # session ended
     fresh = requests.Session()
     token = csrf_of(fresh.get(console.url + "/staff/login").text)
-    response = fresh.post(console.url + "/staff/login", data={"username": "carol", "password": PASSWORD,
-                                                              "csrf_token": token})
+    response = fresh.post(
+        console.url + "/staff/login", data={"username": "carol", "password": PASSWORD, "csrf_token": token}
+    )
     assert response.status_code == 401

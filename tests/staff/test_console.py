@@ -1,5 +1,6 @@
 """The staff console over HTTP against the real web app: access control, CSRF, throttling,
 the audit log, the conversation list and transcript view."""
+
 from __future__ import annotations
 
 import re
@@ -10,6 +11,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from bot.web.security import SECURITY_HEADERS
 from bot.web.staff.routes import router
 from tests.staff.conftest import PASSWORD, csrf_of, write_conversation
 
@@ -31,25 +33,59 @@ def staff_routes():
 def seeded(console):
     crisis_id, plain_id, fallback_id = (f"{name}-{uuid.uuid4().hex[:6]}" for name in ("crisis", "plain", "fallback"))
     now = time.time()
-    write_conversation(console.db_url, plain_id, [
-        ("how long does withdrawal last", "withdrawal_timeline", 0.93,
-         "Most physical symptoms peak around day 2-3.", {"fact": "withdrawal_timeline"}),
-    ], start=now - 300)
-    write_conversation(console.db_url, crisis_id, [
-        ("i want to end it all tonight", "crisis_suicidal", 0.88,
-         "Please call 999 or Samaritans on 116 123 now.", {"utter_action": "utter_crisis_suicidal"}),
-    ], start=now - 600)
-    write_conversation(console.db_url, fallback_id, [
-        ("blorp the thing with the methadone", "nlu_fallback", 0.31,
-         "Sorry, I didn't understand.", {"utter_action": "utter_default"}),
-    ], start=now - 200)
+    write_conversation(
+        console.db_url,
+        plain_id,
+        [
+            (
+                "how long does withdrawal last",
+                "withdrawal_timeline",
+                0.93,
+                "Most physical symptoms peak around day 2-3.",
+                {"fact": "withdrawal_timeline"},
+            ),
+        ],
+        start=now - 300,
+    )
+    write_conversation(
+        console.db_url,
+        crisis_id,
+        [
+            (
+                "i want to end it all tonight",
+                "crisis_suicidal",
+                0.88,
+                "Please call 999 or Samaritans on 116 123 now.",
+                {"utter_action": "utter_crisis_suicidal"},
+            ),
+        ],
+        start=now - 600,
+    )
+    write_conversation(
+        console.db_url,
+        fallback_id,
+        [
+            (
+                "blorp the thing with the methadone",
+                "nlu_fallback",
+                0.31,
+                "Sorry, I didn't understand.",
+                {"utter_action": "utter_default"},
+            ),
+        ],
+        start=now - 200,
+    )
     return {"crisis": crisis_id, "plain": plain_id, "fallback": fallback_id}
 
 
 @pytest.mark.parametrize("method,path", list(staff_routes()))
 def test_every_staff_route_redirects_anonymous_visitors_to_login(console, method, path):
-    response = requests.request(method, console.url + concrete(path), allow_redirects=False,
-                                data={"csrf_token": "x"} if method == "POST" else None)
+    response = requests.request(
+        method,
+        console.url + concrete(path),
+        allow_redirects=False,
+        data={"csrf_token": "x"} if method == "POST" else None,
+    )
     assert response.status_code == 303, (method, path, response.status_code)
     assert response.headers["location"].startswith("/staff/login")
 
@@ -66,11 +102,24 @@ def test_login_page_sets_strict_httponly_cookies_and_no_inline_script(console):
     assert "<script>" not in page.text and "onclick=" not in page.text
 
 
+@pytest.mark.parametrize("path", ["/staff/login", "/staff/conversations", "/staff/static/staff.css"])
+def test_console_answers_to_the_one_site_policy_and_is_never_cached(console, path):
+    http = requests.Session() if path == "/staff/login" else console.login()
+    response = http.get(console.url + path, allow_redirects=False)
+    assert response.status_code == 200
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.get(name) == value, (path, name)
+    assert response.headers["cache-control"] == "no-store"
+
+
 def test_login_sets_samesite_strict_session_cookie(console):
     http = requests.Session()
     token = csrf_of(http.get(console.url + "/staff/login").text)
-    response = http.post(console.url + "/staff/login", allow_redirects=False,
-                         data={"username": "alice", "password": PASSWORD, "csrf_token": token})
+    response = http.post(
+        console.url + "/staff/login",
+        allow_redirects=False,
+        data={"username": "alice", "password": PASSWORD, "csrf_token": token},
+    )
     header = response.headers["set-cookie"].lower()
     assert "staff_session=" in header and "httponly" in header and "samesite=strict" in header
 
@@ -103,8 +152,11 @@ def test_login_is_throttled_after_repeated_failures(console):
     statuses = []
     for _ in range(7):
         token = csrf_of(http.get(console.url + "/staff/login").text)
-        statuses.append(http.post(console.url + "/staff/login",
-                                  data={"username": name, "password": "guess", "csrf_token": token}).status_code)
+        statuses.append(
+            http.post(
+                console.url + "/staff/login", data={"username": name, "password": "guess", "csrf_token": token}
+            ).status_code
+        )
     assert statuses[:5] == [401] * 5 and statuses[5:] == [429, 429]
 
 
@@ -123,8 +175,7 @@ def test_idle_session_expires(console):
     assert http.get(console.url + "/staff/conversations", allow_redirects=False).status_code == 200
     engine = sa.create_engine(console.db_url)
     with engine.begin() as c:  # age every session past the 30-minute idle timeout
-        c.execute(sa.text("UPDATE staff_sessions SET last_seen_at = :t"),
-                  {"t": "2000-01-01 00:00:00.000000"})
+        c.execute(sa.text("UPDATE staff_sessions SET last_seen_at = :t"), {"t": "2000-01-01 00:00:00.000000"})
     engine.dispose()
     response = http.get(console.url + "/staff/conversations", allow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/staff/login")
@@ -133,7 +184,7 @@ def test_idle_session_expires(console):
 def test_needs_review_view_puts_unreviewed_crisis_first(console, seeded):
     http = console.login()
     page = http.get(console.url + "/staff/conversations?view=needs_review").text
-    order = [sid for sid in re.findall(r'href="/staff/conversations/([^"?]+)"', page)]
+    order = re.findall(r'href="/staff/conversations/([^"?]+)"', page)
     assert order and order[0] == seeded["crisis"]
     assert "CRISIS" in page
 
@@ -142,11 +193,14 @@ def test_list_filters(console, seeded):
     http = console.login()
 
     def ids(query):
-        return set(re.findall(r'href="/staff/conversations/([^"?]+)"', http.get(console.url + "/staff/conversations?" + query).text))
+        page = http.get(console.url + "/staff/conversations?" + query).text
+        return set(re.findall(r'href="/staff/conversations/([^"?]+)"', page))
 
     assert seeded["crisis"] in ids("crisis=yes") and seeded["plain"] not in ids("crisis=yes")
     assert seeded["fallback"] in ids("fallback=yes") and seeded["plain"] not in ids("fallback=yes")
-    assert ids("intent=withdrawal_timeline") >= {seeded["plain"]} and seeded["crisis"] not in ids("intent=withdrawal_timeline")
+    assert ids("intent=withdrawal_timeline") >= {seeded["plain"]} and seeded["crisis"] not in ids(
+        "intent=withdrawal_timeline"
+    )
     assert seeded["plain"] in ids("q=WITHDRAWAL+last") and seeded["crisis"] not in ids("q=withdrawal+last")
     today = time.strftime("%Y-%m-%d", time.gmtime())
     assert seeded["plain"] in ids(f"date_from={today}&date_to={today}")
@@ -154,8 +208,9 @@ def test_list_filters(console, seeded):
     # review and tag one, then filter on both
     page = http.get(f"{console.url}/staff/conversations/{seeded['fallback']}").text
     token = csrf_of(page)
-    http.post(f"{console.url}/staff/conversations/{seeded['fallback']}/tags", data={"tag": "Misunderstood", "csrf_token": token})
-    http.post(f"{console.url}/staff/conversations/{seeded['fallback']}/review", data={"reviewed": "yes", "csrf_token": token})
+    conversation = f"{console.url}/staff/conversations/{seeded['fallback']}"
+    http.post(f"{conversation}/tags", data={"tag": "Misunderstood", "csrf_token": token})
+    http.post(f"{conversation}/review", data={"reviewed": "yes", "csrf_token": token})
     assert ids("tag=misunderstood") == {seeded["fallback"]}
     assert seeded["fallback"] in ids("reviewed=yes") and seeded["fallback"] not in ids("reviewed=no")
     assert seeded["fallback"] not in ids("view=needs_review")
@@ -196,8 +251,10 @@ def test_notes_are_redacted_and_dashboard_draws_svg_charts(console, seeded):
     http = console.login()
     sid = seeded["crisis"]
     token = csrf_of(http.get(f"{console.url}/staff/conversations/{sid}").text)
-    http.post(f"{console.url}/staff/conversations/{sid}/notes",
-              data={"note": "Mum rang back from 07700 900123, email jo@example.org", "csrf_token": token})
+    http.post(
+        f"{console.url}/staff/conversations/{sid}/notes",
+        data={"note": "Mum rang back from 07700 900123, email jo@example.org", "csrf_token": token},
+    )
     page = http.get(f"{console.url}/staff/conversations/{sid}").text
     assert "07700 900123" not in page and "jo@example.org" not in page
     assert "Mum rang back from [PHONE], email [EMAIL]" in page

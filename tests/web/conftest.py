@@ -1,10 +1,10 @@
 """Fixtures for the web app and widget tests: one Chromium per session, helpers to drive
 the widget, and a second web app instance whose Rasa is unreachable."""
+
 from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import replace
 from pathlib import Path
 from typing import Dict, Iterator, List
 from urllib.parse import urlparse
@@ -25,11 +25,11 @@ SCREENSHOTS = ROOT / "docs" / "screenshots"
 # locally so no request leaves the machine.
 EXIT_HOSTS = {"www.bbc.co.uk", "weather.com"}
 DESKTOP = {"width": 1280, "height": 800}
-PHONE = dict(viewport={"width": 390, "height": 844}, device_scale_factor=2,
-             is_mobile=True, has_touch=True)
+PHONE = dict(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
 
 
 # ---- data the assertions compare against (never the bot's text hard-coded) ----------
+
 
 def facts() -> Dict[str, dict]:
     return yaml.safe_load((DATA / "facts.yml").read_text(encoding="utf-8"))["facts"]
@@ -58,6 +58,7 @@ def curated_openings(intent: str, region: str = "uk") -> List[str]:
 
 # ---- servers ---------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def web_url(stack) -> str:
     assert "web" in stack.procs, "the stack did not start the web app"
@@ -67,7 +68,7 @@ def web_url(stack) -> str:
 @pytest.fixture(scope="session")
 def down_web(test_settings) -> Iterator[str]:
     """A second web app instance whose Rasa port has nothing listening on it."""
-    settings = replace(test_settings, rasa_port=free_port(), web_port=free_port())
+    settings = test_settings.replace(rasa_port=free_port(), web_port=free_port())
     with Stack(settings, log_dir=ARTIFACTS / "logs-down") as extra:
         extra.start_web()
         yield settings.web_url
@@ -79,7 +80,11 @@ def new_conversation_id() -> str:
 
 # ---- browser -----------------------------------------------------------------------
 
-@pytest.fixture(scope="session")
+
+# Package scope: Playwright's sync API keeps an event loop running in this thread while it
+# is open, and tests elsewhere that call asyncio.run() must never find it there, whatever
+# the order the tests run in.
+@pytest.fixture(scope="package")
 def chromium_browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium")
@@ -113,8 +118,9 @@ class BrowserSession:
         if host in ("127.0.0.1", "localhost"):
             route.continue_()
         elif host in EXIT_HOSTS:
-            route.fulfill(status=200, content_type="text/html",
-                          body="<!doctype html><title>Weather</title><h1>Weather</h1>")
+            route.fulfill(
+                status=200, content_type="text/html", body="<!doctype html><title>Weather</title><h1>Weather</h1>"
+            )
         else:
             self.foreign_requests.append(route.request.url)
             route.abort()
@@ -142,12 +148,12 @@ class Widget:
         self.urgent = page.locator(".hdw-urgent")
         self.offline = page.locator(".hdw-offline")
 
-    def goto(self, url: str) -> "Widget":
+    def goto(self, url: str) -> Widget:
         self.page.goto(url)
         self.launcher.wait_for(state="visible")
         return self
 
-    def open(self, wait_for_greeting: bool = True) -> "Widget":
+    def open(self, wait_for_greeting: bool = True) -> Widget:
         self.launcher.click()
         self.panel.wait_for(state="visible")
         if wait_for_greeting:
@@ -165,7 +171,9 @@ class Widget:
         self.page.wait_for_function(
             """(n) => !document.querySelector('.hdw-typing-on')
                      && document.querySelectorAll('.hdw-msg-bot').length >= n""",
-            arg=min_bot, timeout=timeout)
+            arg=min_bot,
+            timeout=timeout,
+        )
 
     def send(self, text: str) -> List[str]:
         """Type `text`, press Enter and return the texts of the bot's new messages."""
@@ -177,7 +185,8 @@ class Widget:
 
     def storage(self) -> Dict[str, str]:
         return self.page.evaluate(
-            "() => Object.fromEntries(Object.keys(sessionStorage).map(k => [k, sessionStorage.getItem(k)]))")
+            "() => Object.fromEntries(Object.keys(sessionStorage).map(k => [k, sessionStorage.getItem(k)]))"
+        )
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ Validation cases run against a web app instance whose Rasa is unreachable: a bad
 request must be refused with 4xx before anything is forwarded (a 503 would mean it was
 forwarded). Pass-through cases run against the real stack.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,9 @@ from tests.web.conftest import contacts, curated_openings, new_conversation_id
 ID = "0123456789abcdef0123456789abcdef"
 
 
-def post(base: str, body: Any = None, *, raw: Optional[bytes] = None,
-         content_type: Optional[str] = "application/json") -> Tuple[int, Dict[str, Any], httpx.Response]:
+def post(
+    base: str, body: Any = None, *, raw: Optional[bytes] = None, content_type: Optional[str] = "application/json"
+) -> Tuple[int, Dict[str, Any], httpx.Response]:
     headers = {"Content-Type": content_type} if content_type else {}
     content = raw if raw is not None else json.dumps(body).encode()
     response = httpx.post(f"{base}/api/chat", content=content, headers=headers, timeout=90)
@@ -50,15 +52,17 @@ BAD_REQUESTS = [
     ("message null", dict(body=body(None)), 422),
     ("message one over the limit", dict(body=body("a" * 1001)), 413),
     ("message far over the limit", dict(body=body("a" * 50_000)), 413),
-    ("huge body", dict(raw=b'{"conversation_id": "%s", "message": "' % ID.encode()
-                       + b"a" * 200_000 + b'"}'), 413),
+    ("huge body", dict(raw=b'{"conversation_id": "%s", "message": "' % ID.encode() + b"a" * 200_000 + b'"}'), 413),
     ("malformed JSON", dict(raw=b'{"conversation_id": "x", "message": '), 400),
     ("not JSON at all", dict(raw=b"hello there"), 400),
     ("empty body", dict(raw=b""), 400),
     ("JSON array", dict(body=[ID, "hello"]), 422),
     ("JSON string", dict(body="hello"), 422),
-    ("invalid UTF-8 bytes", dict(raw=b'{"conversation_id": "' + ID.encode()
-                                 + b'", "message": "\xff\xfe\x00abc"}'), 400),
+    (
+        "invalid UTF-8 bytes",
+        dict(raw=b'{"conversation_id": "' + ID.encode() + b'", "message": "\xff\xfe\x00abc"}'),
+        400,
+    ),
     ("missing conversation id", dict(body={"message": "hello"}), 422),
     ("empty conversation id", dict(body=body(conversation_id="")), 422),
     ("short conversation id", dict(body=body(conversation_id="abc123")), 422),
@@ -101,8 +105,9 @@ def test_limit_counts_after_trimming_and_exact_limit_is_accepted(down_web):
 
 
 def test_uuid_conversation_id_and_charset_are_accepted(down_web):
-    code, payload, _ = post(down_web, body(conversation_id=str(uuid.uuid4())),
-                            content_type="application/json; charset=utf-8")
+    code, payload, _ = post(
+        down_web, body(conversation_id=str(uuid.uuid4())), content_type="application/json; charset=utf-8"
+    )
     assert code == 503, payload
 
 
@@ -112,6 +117,7 @@ def test_wrong_method_is_refused(down_web):
 
 
 # ---- Rasa unreachable: 503 with the region's contacts ----------------------------------
+
 
 @pytest.mark.parametrize("region", ["uk", "us"])
 def test_rasa_down_gives_503_with_region_contacts(down_web, region):
@@ -130,6 +136,7 @@ def test_rasa_down_default_region_contacts(down_web, test_settings):
 
 # ---- contacts endpoint ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize("region", ["uk", "us"])
 def test_contacts_endpoint_serves_contacts_yml(down_web, region):
     response = httpx.get(f"{down_web}/api/contacts", params={"region": region}, timeout=10)
@@ -145,8 +152,10 @@ def test_contacts_endpoint_rejects_unknown_region(down_web):
 
 # ---- headers -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", ["/", "/healthz", "/api/contacts", "/static/widget/widget.js",
-                                  "/static/widget/widget.css", "/no-such-page"])
+
+@pytest.mark.parametrize(
+    "path", ["/", "/healthz", "/api/contacts", "/static/widget/widget.js", "/static/widget/widget.css", "/no-such-page"]
+)
 def test_security_headers_on_every_response(down_web, path):
     response = httpx.get(f"{down_web}{path}", timeout=10)
     for name, value in SECURITY_HEADERS.items():
@@ -168,11 +177,12 @@ def test_security_headers_on_api_errors(down_web):
 
 def test_no_cors_by_default(down_web):
     response = httpx.options(
-        f"{down_web}/api/chat", timeout=10,
-        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+        f"{down_web}/api/chat",
+        timeout=10,
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
     assert "access-control-allow-origin" not in response.headers
-    response = httpx.post(f"{down_web}/api/chat", json=body(), timeout=10,
-                          headers={"Origin": "https://evil.example"})
+    response = httpx.post(f"{down_web}/api/chat", json=body(), timeout=10, headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in response.headers
 
 
@@ -201,10 +211,10 @@ HOSTILE_TEXTS = [
     "<img src=x onerror=alert(1)>",
     "<script>alert('x')</script> what is methadone",
     "'; DROP TABLE events; --",
-    "\" OR 1=1 --",
+    '" OR 1=1 --',
     "{{7*7}} ${7*7} <%= 7*7 %>",
     "../../etc/passwd",
-    "emoji \U0001F642 and accents: é ü ñ, right-to-left: مرحبا",
+    "emoji \U0001f642 and accents: é ü ñ, right-to-left: مرحبا",
     "line one\nline two\ttabbed",
 ]
 
@@ -235,8 +245,9 @@ def test_chat_answers_a_contract_question(stack, web_url):
 @pytest.mark.parametrize("region", ["uk", "us"])
 def test_region_reaches_rasa(stack, web_url, region):
     """A crisis reply carries the numbers of the region the widget sent."""
-    code, payload, _ = post(web_url, body("i want to kill myself", region=region,
-                                          conversation_id=new_conversation_id()))
+    code, payload, _ = post(
+        web_url, body("i want to kill myself", region=region, conversation_id=new_conversation_id())
+    )
     assert code == 200
     text = " ".join(m.get("text", "") for m in payload["messages"])
     assert contacts(region)["emergency"]["number"] in text

@@ -4,6 +4,7 @@ These tests need no trained model: they run against a web app whose Rasa is unre
 (`down_web`) and answer /api/chat in the browser where a reply is needed, so they check
 the widget alone. Every number comes from data/contacts.yml.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,8 +63,11 @@ def fake_chat(session: BrowserSession) -> List[Dict]:
     def handle(route):
         body = json.loads(route.request.post_data or "{}")
         bodies.append(body)
-        route.fulfill(status=200, content_type="application/json",
-                      body=json.dumps({"messages": [{"text": f"Reply for {body.get('region')}."}]}))
+        route.fulfill(
+            status=200,
+            content_type="application/json",
+            body=json.dumps({"messages": [{"text": f"Reply for {body.get('region')}."}]}),
+        )
 
     session.context.route("**/api/chat", handle)
     return bodies
@@ -74,7 +78,8 @@ def dock_links(page) -> List[Dict]:
         """els => els.map(a => { const r = a.getBoundingClientRect();
                return {href: a.getAttribute('href'), text: a.textContent,
                        visible: !!(a.offsetWidth || a.offsetHeight),
-                       left: r.left, right: r.right, top: r.top, bottom: r.bottom}; })""")
+                       left: r.left, right: r.right, top: r.top, bottom: r.bottom}; })"""
+    )
 
 
 def assert_launcher_line(page, region: str) -> None:
@@ -155,13 +160,31 @@ def test_closed_widget_shows_region_numbers(session_factory, down_web, region, l
     assert session.page_errors == [] and session.foreign_requests == []
 
 
+# Counts the widget's /api/contacts requests that have settled, one task after the
+# widget's own handlers of the answer (or failure) have run.
+COUNT_SETTLED_CONTACTS = """(() => {
+  const fetch = window.fetch;
+  window.__contactsSettled = 0;
+  window.fetch = function (input, init) {
+    const result = fetch.call(this, input, init);
+    if (String(input).includes('/api/contacts')) {
+      const count = () => setTimeout(() => { window.__contactsSettled += 1; });
+      result.then(count, count);
+    }
+    return result;
+  };
+})();"""
+
+
 @pytest.mark.parametrize("region", REGIONS)
 def test_closed_widget_numbers_need_no_network(session_factory, down_web, region):
     """The line comes from widget.js's built-in contacts when /api is unreachable."""
     session = session_factory(**NARROW)
     session.context.route("**/api/**", lambda route: route.abort())
+    session.page.add_init_script(COUNT_SETTLED_CONTACTS)
     Widget(session.page).goto(f"{down_web}/?region={region}")
-    session.page.wait_for_timeout(300)  # the failed /api/contacts must not blank it
+    # the failed /api/contacts must not blank it
+    session.page.wait_for_function("() => window.__contactsSettled > 0")
     assert_launcher_line(session.page, region)
 
 
@@ -173,10 +196,10 @@ def test_builtin_contacts_mirror_contacts_yml(session_factory, down_web, region)
     widget = Widget(session.page).goto(f"{down_web}/?region={region}")
     widget.open(wait_for_greeting=False)
     widget.offline.wait_for(state="visible")
-    items = [re.sub(r"\s+", " ", t).strip()
-             for t in widget.offline.locator("li").all_inner_texts()]
-    expected = [f"{c['name']}: {c['number']}" + (f" ({c['note']})" if c.get("note") else "")
-                for c in contacts(region).values()]
+    items = [re.sub(r"\s+", " ", t).strip() for t in widget.offline.locator("li").all_inner_texts()]
+    expected = [
+        f"{c['name']}: {c['number']}" + (f" ({c['note']})" if c.get("note") else "") for c in contacts(region).values()
+    ]
     assert sorted(items) == sorted(expected)
     assert items[0] == expected[0]  # the emergency number first
     # A number to text gets an sms: link, every other number a tel: link.
@@ -188,6 +211,7 @@ def test_builtin_contacts_mirror_contacts_yml(session_factory, down_web, region)
 
 # ---- the region control inside the widget ---------------------------------------------------
 
+
 @pytest.mark.parametrize("start", REGIONS)
 def test_visitor_changes_region_in_the_widget(session_factory, down_web, start):
     new = other(start)
@@ -197,7 +221,7 @@ def test_visitor_changes_region_in_the_widget(session_factory, down_web, start):
     widget = Widget(page).goto(f"{down_web}/?region={start}")
     assert_launcher_line(page, start)
     widget.open()
-    assert bodies and bodies[-1]["region"] == start            # the greeting
+    assert bodies and bodies[-1]["region"] == start  # the greeting
 
     select = page.get_by_label("Region")
     assert select.input_value() == start
@@ -246,7 +270,7 @@ def test_region_choice_outlasts_clear_but_not_quick_exit(session_factory, down_w
     page.get_by_label("Region").select_option("us")
     page.locator(".hdw-clear").click()
     widget.wait_idle(min_bot=1)
-    assert bodies[-1]["region"] == "us"                        # the new greeting
+    assert bodies[-1]["region"] == "us"  # the new greeting
     assert page.get_by_label("Region").input_value() == "us"
     assert_launcher_line(page, "us")
 

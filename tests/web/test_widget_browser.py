@@ -4,6 +4,7 @@ stack: Rasa server, action server and the web app, started once per session.
 Assertions never hard-code the bot's wording: answers are compared with data/facts.yml
 and contact numbers with data/contacts.yml.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,10 +12,19 @@ import os
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.web.conftest import (
-    AXE_JS, PHONE, SCREENSHOTS, ARTIFACTS, BrowserSession, Widget, contacts,
-    curated_openings, facts, squash,
+    ARTIFACTS,
+    AXE_JS,
+    PHONE,
+    SCREENSHOTS,
+    BrowserSession,
+    Widget,
+    contacts,
+    curated_openings,
+    facts,
+    squash,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
@@ -45,7 +55,8 @@ def topic_button(widget: Widget):
     payloads = widget.page.evaluate(
         """() => { const s = JSON.parse(sessionStorage.getItem('hdw-chat-v1'));
                    const last = s.messages[s.messages.length - 1];
-                   return (last.buttons || []).map(b => b.payload); }""")
+                   return (last.buttons || []).map(b => b.payload); }"""
+    )
     assert len(titles) == len(payloads)
     for index, (title, payload) in enumerate(zip(titles, payloads)):
         intent = payload.lstrip("/").split("{", 1)[0]
@@ -55,6 +66,7 @@ def topic_button(widget: Widget):
 
 
 # ---- conversation ---------------------------------------------------------------------
+
 
 def test_contract_question_gets_the_curated_answer(widget, browser_session, web_url):
     widget.goto(web_url).open()
@@ -98,7 +110,8 @@ def test_crisis_message_shows_crisis_contacts(widget, browser_session, web_url, 
     assert expected["crisis_line"]["number"] in replies, replies
     # The numbers in the bot's reply are real tel: links.
     hrefs = widget.page.locator(".hdw-msg-bot a[href^='tel:']").evaluate_all(
-        "els => els.map(a => a.getAttribute('href'))")
+        "els => els.map(a => a.getAttribute('href'))"
+    )
     assert "tel:" + re.sub(r"[^\d+]", "", expected["emergency"]["number"]) in hrefs
     assert_clean(browser_session)
 
@@ -111,8 +124,9 @@ def test_region_changed_in_the_widget_reaches_the_bot(widget, browser_session, w
     widget.goto(f"{web_url}/?region={start}").open()
     widget.page.get_by_label("Region").select_option(chosen)
     expected, previous = contacts(chosen), contacts(start)
-    only_previous = [c["number"] for c in previous.values()
-                     if c["number"] not in {x["number"] for x in expected.values()}]
+    only_previous = [
+        c["number"] for c in previous.values() if c["number"] not in {x["number"] for x in expected.values()}
+    ]
 
     replies = " ".join(widget.send("I want to kill myself"))
     assert expected["emergency"]["number"] in replies, replies
@@ -121,14 +135,13 @@ def test_region_changed_in_the_widget_reaches_the_bot(widget, browser_session, w
 
     widget.page.keyboard.press("Escape")
     widget.panel.wait_for(state="hidden")
-    hrefs = widget.page.locator(".hdw-dock-urgent a").evaluate_all(
-        "els => els.map(a => a.getAttribute('href'))")
-    assert hrefs == ["tel:" + re.sub(r"[^\d+]", "", expected[k]["number"])
-                     for k in ("emergency", "crisis_line")]
+    hrefs = widget.page.locator(".hdw-dock-urgent a").evaluate_all("els => els.map(a => a.getAttribute('href'))")
+    assert hrefs == ["tel:" + re.sub(r"[^\d+]", "", expected[k]["number"]) for k in ("emergency", "crisis_line")]
     assert_clean(browser_session)
 
 
 # ---- storage: reload, clear, quick exit -------------------------------------------------
+
 
 def test_reload_keeps_conversation_and_clear_empties_it(widget, browser_session, web_url):
     widget.goto(web_url).open()
@@ -166,7 +179,7 @@ def test_reload_keeps_conversation_and_clear_empties_it(widget, browser_session,
 
 def test_quick_exit_clears_storage_and_back_does_not_return(widget, browser_session, web_url):
     page = widget.page
-    page.goto(f"{web_url}/healthz")           # where the visitor was before the site
+    page.goto(f"{web_url}/healthz")  # where the visitor was before the site
     widget.goto(web_url).open()
     widget.send("what is naloxone")
     assert STORAGE_KEY in widget.storage()
@@ -174,7 +187,7 @@ def test_quick_exit_clears_storage_and_back_does_not_return(widget, browser_sess
     page.locator(".hdw-exit").click()
     page.wait_for_url("https://www.bbc.co.uk/**")
     page.go_back()
-    assert page.url == f"{web_url}/healthz"   # the chat page is no longer in the history
+    assert page.url == f"{web_url}/healthz"  # the chat page is no longer in the history
     assert page.evaluate("sessionStorage.length") == 0
     page.go_forward()
     assert page.url.startswith("https://www.bbc.co.uk/")
@@ -186,7 +199,7 @@ def test_escape_twice_is_a_quick_exit(widget, browser_session, web_url):
     page.goto(f"{web_url}/healthz")
     widget.goto(f"{web_url}/?region=us").open()
     assert STORAGE_KEY in widget.storage()
-    page.locator("main h1").click()           # focus anywhere on the page
+    page.locator("main h1").click()  # focus anywhere on the page
     page.keyboard.press("Escape")
     page.keyboard.press("Escape")
     page.wait_for_url("https://weather.com/**")
@@ -197,13 +210,14 @@ def test_escape_twice_is_a_quick_exit(widget, browser_session, web_url):
 
 # ---- keyboard and accessibility ----------------------------------------------------------
 
+
 def focused(page, selector: str) -> bool:
-    return page.evaluate("(s) => !!document.activeElement && document.activeElement.matches(s)",
-                         selector)
+    return page.evaluate("(s) => !!document.activeElement && document.activeElement.matches(s)", selector)
 
 
 def test_keyboard_only_conversation(widget, browser_session, web_url):
     page = widget.page
+    page.clock.install()  # time still flows; the test can also move it on at once
     widget.goto(web_url)
     for _ in range(40):
         page.keyboard.press("Tab")
@@ -242,7 +256,9 @@ def test_keyboard_only_conversation(widget, browser_session, web_url):
     widget.panel.wait_for(state="hidden")
     assert focused(page, ".hdw-launcher")
     assert widget.launcher.get_attribute("aria-expanded") == "false"
-    page.wait_for_timeout(1500)               # a later, single Escape is not a quick exit
+    # A later, single Escape is not a quick exit: move past any double-press window.
+    page.clock.fast_forward("00:05")
+    page.keyboard.press("Escape")
     page.keyboard.press("Enter")
     widget.panel.wait_for(state="visible")
     assert page.url.startswith(web_url)
@@ -286,7 +302,8 @@ def test_reduced_motion_is_respected(chromium_browser, web_url):
     try:
         Widget(session.page).goto(web_url).open()
         duration = session.page.evaluate(
-            "parseFloat(getComputedStyle(document.querySelector('.hdw-panel')).animationDuration)")
+            "parseFloat(getComputedStyle(document.querySelector('.hdw-panel')).animationDuration)"
+        )
         assert duration < 0.01
     finally:
         session.close()
@@ -323,8 +340,7 @@ def test_phone_layout_is_full_screen(chromium_browser, web_url):
     try:
         widget = Widget(session.page).goto(web_url).open()
         # the panel rises into place (a 160 ms animation): measure where it comes to rest
-        session.page.wait_for_function(
-            "() => document.getAnimations().every(a => a.playState === 'finished')")
+        session.page.wait_for_function("() => document.getAnimations().every(a => a.playState === 'finished')")
         box = widget.panel.bounding_box()
         viewport = session.page.viewport_size
         assert box["x"] == 0 and box["y"] == 0
@@ -338,6 +354,7 @@ def test_phone_layout_is_full_screen(chromium_browser, web_url):
 
 # ---- nothing anyone typed or the bot sent is run as code ------------------------------------
 
+
 def test_html_in_a_message_is_shown_as_text_and_runs_nothing(widget, browser_session, web_url):
     widget.goto(web_url).open()
     hostile = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
@@ -345,7 +362,8 @@ def test_html_in_a_message_is_shown_as_text_and_runs_nothing(widget, browser_ses
     page = widget.page
     assert squash(widget.user_messages().last.inner_text()).endswith(squash(hostile))
     assert page.locator("[role=log] img, [role=log] script").count() == 0
-    page.wait_for_timeout(300)
+    # an onerror handler would have run by the time every image has loaded or failed
+    page.wait_for_function("() => Array.from(document.images).every(img => img.complete)")
     assert page.evaluate("window.__xss") is None
     # Stored as plain text too, and still inert after a reload.
     page.reload()
@@ -359,13 +377,18 @@ def test_html_in_a_message_is_shown_as_text_and_runs_nothing(widget, browser_ses
 def test_bot_text_is_never_parsed_as_html(widget, browser_session, web_url):
     """The widget's rendering of a hostile bot reply (substituted in the browser)."""
     widget.goto(web_url).open()
-    reply = {"messages": [{
-        "text": "<img src=x onerror=\"window.__xss=3\"> see javascript:window.__xss=4 or "
+    reply = {
+        "messages": [
+            {
+                "text": '<img src=x onerror="window.__xss=3"> see javascript:window.__xss=4 or '
                 "https://example.org/help?a=1&b=<b>2</b>.\n\n- call 999 now",
-        "buttons": [{"title": "<b onmouseover=window.__xss=5>bold</b>", "payload": "/greet"}],
-    }]}
-    widget.page.route("**/api/chat", lambda route: route.fulfill(
-        status=200, content_type="application/json", body=json.dumps(reply)))
+                "buttons": [{"title": "<b onmouseover=window.__xss=5>bold</b>", "payload": "/greet"}],
+            }
+        ]
+    }
+    widget.page.route(
+        "**/api/chat", lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(reply))
+    )
     widget.send("hello")
     page = widget.page
     bubble = widget.bot_messages().last
@@ -382,29 +405,42 @@ def test_bot_text_is_never_parsed_as_html(widget, browser_session, web_url):
 
 # ---- screenshots for the README ---------------------------------------------------------
 
+
 def test_screenshots_of_the_demo_page(chromium_browser, web_url):
-    """Always saved under tests/.artifacts/screenshots; with UPDATE_SCREENSHOTS=1 also
+    """What the README's screenshots show is what a visitor sees: the urgent numbers on the
+    closed widget, and a curated answer in the open one, all on screen.
+
+    Always saved under tests/.artifacts/screenshots; with UPDATE_SCREENSHOTS=1 also
     written to docs/screenshots/ (the copies the README shows)."""
     targets = [ARTIFACTS / "screenshots"]
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":
         targets.append(SCREENSHOTS)
     for target in targets:
         target.mkdir(parents=True, exist_ok=True)
+    uk = contacts("uk")
     # The closed widget on a phone: the urgent line shows before anyone opens the chat.
     session = BrowserSession(chromium_browser, web_url, reduced_motion="reduce", **PHONE)
     try:
-        Widget(session.page).goto(web_url)
+        widget = Widget(session.page).goto(web_url)
+        urgent_line = session.page.locator(".hdw-dock-urgent")
+        expect(urgent_line).to_be_in_viewport(ratio=1)
+        expect(widget.launcher).to_be_in_viewport(ratio=1)
+        for key in ("emergency", "crisis_line"):
+            expect(urgent_line).to_contain_text(uk[key]["number"])
         for target in targets:
             session.page.screenshot(path=str(target / "demo-phone-closed.png"))
     finally:
         session.close()
     for name, context_args in (("desktop", {}), ("phone", PHONE)):
-        session = BrowserSession(chromium_browser, web_url, reduced_motion="reduce",
-                                 **context_args)
+        session = BrowserSession(chromium_browser, web_url, reduced_motion="reduce", **context_args)
         try:
             widget = Widget(session.page).goto(web_url).open()
-            widget.send("What are the symptoms of withdrawal?")
+            replies = widget.send("What are the symptoms of withdrawal?")
+            assert contains_opening(replies, "withdrawal_symptoms"), replies
             session.page.locator(".hdw-log").evaluate("el => el.scrollTop = 0")
+            for part in (widget.panel, widget.urgent, widget.input):
+                expect(part).to_be_in_viewport()
+            expect(widget.input).to_be_in_viewport(ratio=1)
             for target in targets:
                 session.page.screenshot(path=str(target / f"demo-{name}.png"))
         finally:
@@ -412,6 +448,7 @@ def test_screenshots_of_the_demo_page(chromium_browser, web_url):
 
 
 # ---- offline ------------------------------------------------------------------------
+
 
 def test_builtin_contacts_show_when_the_app_is_unreachable(chromium_browser, web_url):
     """widget.js's own copy of the numbers equals data/contacts.yml."""
@@ -452,7 +489,8 @@ def test_network_failure_shows_offline_state_then_retry_recovers(widget, browser
 
 
 def test_rasa_stopped_shows_offline_state_and_contacts(stack, chromium_browser, web_url):
-    """Runs last in this module; Rasa is started again afterwards."""
+    """Stops the shared Rasa server and starts it again before it returns, so the tests
+    that run after it, in any order, find the stack as it was."""
     session = BrowserSession(chromium_browser, web_url, viewport={"width": 390, "height": 844})
     try:
         widget = Widget(session.page).goto(web_url).open()

@@ -3,11 +3,12 @@
 - Passwords: argon2id (argon2-cffi), rehashed on login when the parameters change.
 - Sessions: a random token in an HttpOnly, SameSite=Strict cookie; the database keeps only
   HMAC-SHA256(secret, token), with the session's CSRF token and last-seen time. Idle
-  sessions expire after BOT_STAFF_IDLE_MINUTES (default 30), any session after 12 hours.
-- Secret: BOT_SECRET_KEY, or a random key generated once into var/secret_key (mode 0600).
+  sessions expire after `staff_idle_minutes` (bot.settings), any session after 12 hours.
+- Secret: `secret_key`, or a random key generated once into `secret_file` (mode 0600).
 - Throttling: after 5 failed logins for a username (30 from one client) within 15 minutes,
   further attempts are refused without checking the password.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,14 +17,13 @@ import hmac
 import os
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional, Tuple
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy.orm import Session
 
-from bot.paths import VAR_DIR
+from bot import settings
 from bot.transcripts.models import LoginAttempt, StaffSession, StaffUser
 
 COOKIE_NAME = "staff_session"
@@ -32,7 +32,6 @@ MAX_FAILURES = 5
 MAX_CLIENT_FAILURES = 30
 FAILURE_WINDOW = dt.timedelta(minutes=15)
 ABSOLUTE_LIFETIME = dt.timedelta(hours=12)
-SECRET_FILE = VAR_DIR / "secret_key"
 
 _hasher = PasswordHasher()
 # A real hash to verify against when the user does not exist (same timing either way).
@@ -40,29 +39,32 @@ _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
 def idle_timeout() -> dt.timedelta:
-    try:
-        minutes = float(os.environ.get("BOT_STAFF_IDLE_MINUTES", "30"))
-    except ValueError:
-        minutes = 30.0
-    return dt.timedelta(minutes=max(minutes, 0.05))
+    return dt.timedelta(minutes=settings.load().staff_idle_minutes)
 
 
 def secret_key() -> bytes:
-    value = os.environ.get("BOT_SECRET_KEY", "").strip()
-    if value:
-        return value.encode()
-    path = Path(os.environ.get("BOT_SECRET_FILE", "") or SECRET_FILE)
+    config = settings.load()
+    if config.secret_key:
+        return config.secret_key.encode()
+    path = config.secret_file
     try:
         return path.read_bytes().strip()
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48).encode()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(key)
-        return key
-    except OSError:
-        return path.read_bytes().strip()
+        pass
+    # Written aside and linked into place, so a second worker starting at the same moment
+    # reads either no file or the whole key, and both end up with the same one.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(secrets.token_urlsafe(48).encode())
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return path.read_bytes().strip()
 
 
 def token_hash(token: str) -> str:
@@ -87,8 +89,9 @@ def add_user(session: Session, username: str, password: str) -> StaffUser:
         existing.password_hash = hash_password(password)
         existing.active = True
         return existing
-    user = StaffUser(username=username, password_hash=hash_password(password), active=True,
-                     created_at=dt.datetime.utcnow())
+    user = StaffUser(
+        username=username, password_hash=hash_password(password), active=True, created_at=dt.datetime.utcnow()
+    )
     session.add(user)
     session.flush()
     return user
@@ -117,7 +120,7 @@ def authenticate(session: Session, username: str, password: str, client: str) ->
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
     session.add(LoginAttempt(username=username, client=client[:64], success=ok, at=dt.datetime.utcnow()))
-    if not ok:
+    if not ok or user is None:
         return None, "invalid"
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
@@ -136,8 +139,15 @@ class StaffIdentity:
 def start_session(session: Session, user: StaffUser) -> str:
     token = secrets.token_urlsafe(32)
     now = dt.datetime.utcnow()
-    session.add(StaffSession(token_hash=token_hash(token), user_id=user.id, csrf_token=secrets.token_urlsafe(32),
-                             created_at=now, last_seen_at=now))
+    session.add(
+        StaffSession(
+            token_hash=token_hash(token),
+            user_id=user.id,
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=now,
+            last_seen_at=now,
+        )
+    )
     return token
 
 

@@ -27,9 +27,10 @@
   var REGIONS = ["uk", "us"];
   var REGION_NAMES = { uk: "UK", us: "US" };
   var EXIT_URLS = { uk: "https://www.bbc.co.uk/weather", us: "https://weather.com" };
-  // Built-in copy of data/contacts.yml (a test keeps the two equal), used until (or when)
-  // the server's copy cannot be fetched, so the numbers show even if the web app itself is
-  // unreachable. A `text_line` is a number to text, so it gets an sms: link, not tel:.
+  // Built-in copy of data/contacts.yml, used until (or when) the server's copy cannot be
+  // fetched, so the numbers show even if the web app itself is unreachable. Edit
+  // contacts.yml first: tests/test_contacts_single_source.py fails until this copy equals it
+  // (same keys, same order). A `text_line` is a number to text, so it gets an sms: link.
   var BUILTIN_CONTACTS = {
     uk: {
       emergency: { name: "Emergency services", number: "999", note: "ambulance, police, fire" },
