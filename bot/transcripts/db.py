@@ -4,12 +4,13 @@ The database URL comes from `BOT_DB_URL` (via `bot.settings`); SQLite by default
 PostgreSQL via a `postgresql://` URL. `migrate(url)` brings the schema to the latest
 revision without needing an alembic.ini (the web app and the CLI call it on start).
 """
+
 from __future__ import annotations
 
 import contextlib
 import threading
 from pathlib import Path
-from typing import Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -40,7 +41,7 @@ def get_engine(url: Optional[str] = None) -> Engine:
         engine = _engines.get(url)
         if engine is None:
             _prepare_sqlite(url)
-            kwargs = {"future": True}
+            kwargs: Dict[str, Any] = {"future": True}
             if url.startswith("sqlite"):
                 kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
             else:

@@ -4,9 +4,11 @@ Every text goes through `redact()` again on the way out. In NLU YAML, placeholde
 as `[NAME]` are written as plain words (`NAME`), because square brackets are Rasa's
 entity-annotation syntax.
 """
+
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import re
@@ -22,13 +24,6 @@ from bot.transcripts import queries
 from bot.transcripts.models import MessageRelabel
 
 _ANNOTATION_CHARS = re.compile(r"[\[\]{}()]")
-
-
-def _plain(text: str) -> str:
-    """Redacted text safe to put in an NLU example: placeholders lose their brackets,
-    and stray bracket characters (entity syntax) become spaces."""
-    text = PLACEHOLDER_RE.sub(lambda m: m.group(0)[1:-1], redact(text or ""))
-    return re.sub(r"\s+", " ", _ANNOTATION_CHARS.sub(" ", text)).strip()
 
 
 def existing_examples(paths: Iterable[Path]) -> Dict[str, str]:
@@ -112,33 +107,50 @@ def export_nlu(session: Session, existing: Sequence[Path] = ()) -> str:
 
 
 def conversation_rows(session: Session, sender_ids: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
-    convs = queries.conversations(session)
-    ids = sorted(convs, key=lambda s: convs[s].started or queries.dt.datetime.min) if sender_ids is None \
-        else [s for s in sender_ids if s in convs]
+    """One row per message, conversations oldest first (or in the order given)."""
+    convs = queries.conversations(session, sender_ids)
+    if sender_ids is None:
+        ids = sorted(convs, key=lambda s: convs[s].started or dt.datetime.min)
+    else:
+        ids = [s for s in sender_ids if s in convs]
+    turns = queries.transcripts(session, sender_ids)
     rows = []
     for sid in ids:
         conv = convs[sid]
-        for turn in queries.transcript(session, sid):
-            rows.append({
-                "conversation_id": sid,
-                "event_id": turn.event_id,
-                "time": turn.at.isoformat() + "Z" if turn.at else "",
-                "speaker": "visitor" if turn.kind == "user" else "bot",
-                "text": redact(turn.text),
-                "intent": turn.intent or "",
-                "confidence": "" if turn.confidence is None else round(turn.confidence, 4),
-                "entities": ";".join(f"{e['entity']}={e['value']}" for e in turn.entities),
-                "source": turn.source,
-                "relabelled_intent": turn.relabel or "",
-                "crisis_conversation": conv.crisis,
-                "reviewed": conv.reviewed,
-                "tags": ",".join(conv.tags),
-            })
+        for turn in turns.get(sid, []):
+            rows.append(
+                {
+                    "conversation_id": sid,
+                    "event_id": turn.event_id,
+                    "time": turn.at.isoformat() + "Z" if turn.at else "",
+                    "speaker": "visitor" if turn.kind == "user" else "bot",
+                    "text": redact(turn.text),
+                    "intent": turn.intent or "",
+                    "confidence": "" if turn.confidence is None else round(turn.confidence, 4),
+                    "entities": ";".join(f"{e['entity']}={e['value']}" for e in turn.entities),
+                    "source": turn.source,
+                    "relabelled_intent": turn.relabel or "",
+                    "crisis_conversation": conv.crisis,
+                    "reviewed": conv.reviewed,
+                    "tags": ",".join(conv.tags),
+                }
+            )
     return rows
 
 
-CSV_FIELDS = ["conversation_id", "event_id", "time", "speaker", "text", "intent", "confidence",
-              "entities", "source", "relabelled_intent", "crisis_conversation", "reviewed", "tags"]
+# what each message carries; CSV adds its conversation's fields to every row
+MESSAGE_FIELDS = (
+    "event_id",
+    "time",
+    "speaker",
+    "text",
+    "intent",
+    "confidence",
+    "entities",
+    "source",
+    "relabelled_intent",
+)
+CSV_FIELDS = ["conversation_id", *MESSAGE_FIELDS, "crisis_conversation", "reviewed", "tags"]
 
 
 def export_conversations(session: Session, fmt: str = "json", sender_ids: Optional[Sequence[str]] = None) -> str:
@@ -150,19 +162,22 @@ def export_conversations(session: Session, fmt: str = "json", sender_ids: Option
         writer.writeheader()
         for row in rows:
             # neutralise spreadsheet formulas in free text
-            row = {k: ("'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v)
-                   for k, v in row.items()}
+            row = {k: ("'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v) for k, v in row.items()}
             writer.writerow(row)
         return buffer.getvalue()
     if fmt != "json":
         raise ValueError("format must be csv or json")
     grouped: Dict[str, Dict[str, Any]] = {}
     for row in rows:
-        conv = grouped.setdefault(row["conversation_id"], {
-            "conversation_id": row["conversation_id"], "crisis": row["crisis_conversation"],
-            "reviewed": row["reviewed"], "tags": row["tags"].split(",") if row["tags"] else [],
-            "messages": []})
-        conv["messages"].append({k: row[k] for k in (
-            "event_id", "time", "speaker", "text", "intent", "confidence", "entities", "source",
-            "relabelled_intent")})
+        conv = grouped.setdefault(
+            row["conversation_id"],
+            {
+                "conversation_id": row["conversation_id"],
+                "crisis": row["crisis_conversation"],
+                "reviewed": row["reviewed"],
+                "tags": row["tags"].split(",") if row["tags"] else [],
+                "messages": [],
+            },
+        )
+        conv["messages"].append({k: row[k] for k in MESSAGE_FIELDS})
     return json.dumps(list(grouped.values()), indent=2, ensure_ascii=False) + "\n"

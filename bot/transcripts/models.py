@@ -3,16 +3,18 @@
 The schema is owned by the Alembic migrations in `bot/transcripts/migrations/`; these
 models describe it for the ORM. Conversations are identified by Rasa's `sender_id`.
 Nothing here holds visitor personal data: note texts are redacted on the way in, and
-relabels copy the already-redacted message text.
+relabels and conversation summaries copy the already-redacted message texts.
 """
+
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import declarative_base
 
-Base = declarative_base()
+Base: Any = declarative_base()  # Any: mypy cannot see the declarative base without a plugin
 
 
 def utcnow() -> dt.datetime:
@@ -22,7 +24,8 @@ def utcnow() -> dt.datetime:
 # Rasa's own table, described here only so queries can use it (Rasa creates and writes it;
 # the first migration creates it too when the web app starts before Rasa ever did).
 events = sa.Table(
-    "events", sa.MetaData(),
+    "events",
+    sa.MetaData(),
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("sender_id", sa.String(255), nullable=False, index=True),
     sa.Column("type_name", sa.String(255), nullable=False),
@@ -45,6 +48,7 @@ class StaffUser(Base):
 
 class StaffSession(Base):
     """Server-side sessions; the cookie carries a random token whose SHA-256 is the key."""
+
     __tablename__ = "staff_sessions"
     token_hash = sa.Column(sa.String(64), primary_key=True)
     user_id = sa.Column(sa.Integer, sa.ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=False)
@@ -76,9 +80,45 @@ class ConversationReview(Base):
 class ConversationTag(Base):
     __tablename__ = "conversation_tags"
     sender_id = sa.Column(sa.String(255), primary_key=True)
-    tag = sa.Column(sa.String(64), primary_key=True)
+    tag = sa.Column(sa.String(64), primary_key=True, index=True)
     added_by = sa.Column(sa.String(80))
     added_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+
+
+class ConversationSummary(Base):
+    """One row per conversation, folded from its stored events by `bot.transcripts.summary`,
+    so that the staff list filters and sorts here instead of reading every event.
+
+    Review state and tags stay in their own tables (staff write those); the list joins them.
+    Texts here come from the stored, already redacted events and are redacted once more.
+    """
+
+    __tablename__ = "conversation_summaries"
+    sender_id = sa.Column(sa.String(255), primary_key=True)
+    # events.id of the first message or action: keeps ties in the order conversations began
+    first_event_id = sa.Column(sa.Integer)
+    # events.id of the newest event folded in; the next update reads only what came after
+    last_event_id = sa.Column(sa.Integer, nullable=False, default=0)
+    started_at = sa.Column(sa.Float, index=True)  # epoch seconds, like events.timestamp
+    last_at = sa.Column(sa.Float, index=True)
+    user_messages = sa.Column(sa.Integer, nullable=False, default=0)
+    bot_messages = sa.Column(sa.Integer, nullable=False, default=0)
+    crisis_auto = sa.Column(sa.Boolean, nullable=False, default=False)
+    fallback = sa.Column(sa.Boolean, nullable=False, default=False)
+    # the threshold for "low confidence" lives in config.yml and may change: keep the minimum
+    min_confidence = sa.Column(sa.Float)
+    preview = sa.Column(sa.String(255), nullable=False, default="")
+    search_text = sa.Column(sa.Text, nullable=False, default="")  # lower-cased redacted texts
+
+
+class ConversationIntent(Base):
+    """The intents a conversation's visitor messages were classified as, with counts."""
+
+    __tablename__ = "conversation_intents"
+    sender_id = sa.Column(sa.String(255), primary_key=True)
+    intent = sa.Column(sa.String(255), primary_key=True, index=True)
+    count = sa.Column(sa.Integer, nullable=False, default=0)
+    first_event_id = sa.Column(sa.Integer, nullable=False)  # ties in "top intents" keep first-seen order
 
 
 class ConversationNote(Base):
@@ -92,6 +132,7 @@ class ConversationNote(Base):
 
 class MessageRelabel(Base):
     """A visitor message staff relabelled with the correct intent (one per event)."""
+
     __tablename__ = "message_relabels"
     id = sa.Column(sa.Integer, primary_key=True)
     event_id = sa.Column(sa.Integer, nullable=False, unique=True)

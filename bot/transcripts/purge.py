@@ -1,9 +1,10 @@
 """Retention: delete conversations whose last activity is older than a cut-off.
 
 A conversation (Rasa `sender_id`) is deleted with everything derived from it: its
-events, review state, tags, notes and relabelled messages. The audit log keeps its
-entries (they name conversation ids, never visitor text).
+events, summary and intents, review state, tags, notes and relabelled messages. The
+audit log keeps its entries (they name conversation ids, never visitor text).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,7 +16,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bot.transcripts.models import (
-    ConversationNote, ConversationReview, ConversationTag, MessageRelabel, events,
+    ConversationIntent,
+    ConversationNote,
+    ConversationReview,
+    ConversationSummary,
+    ConversationTag,
+    MessageRelabel,
+    events,
 )
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -40,14 +47,13 @@ class PurgeResult:
 def old_conversations(session: Session, cutoff_ts: float) -> List[str]:
     """Sender ids whose newest event is older than `cutoff_ts` (epoch seconds)."""
     last = sa.func.max(events.c.timestamp)
-    rows = session.execute(
-        sa.select(events.c.sender_id).group_by(events.c.sender_id).having(last < cutoff_ts)
-    )
+    rows = session.execute(sa.select(events.c.sender_id).group_by(events.c.sender_id).having(last < cutoff_ts))
     return sorted(r[0] for r in rows)
 
 
-def purge(session: Session, older_than: dt.timedelta, now: Optional[dt.datetime] = None,
-          dry_run: bool = False) -> PurgeResult:
+def purge(
+    session: Session, older_than: dt.timedelta, now: Optional[dt.datetime] = None, dry_run: bool = False
+) -> PurgeResult:
     now = now or dt.datetime.now(dt.timezone.utc)
     if now.tzinfo is None:
         now = now.replace(tzinfo=dt.timezone.utc)
@@ -56,8 +62,15 @@ def purge(session: Session, older_than: dt.timedelta, now: Optional[dt.datetime]
     deleted = 0
     if not dry_run:
         for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
+            chunk = ids[i : i + 500]
             deleted += session.execute(sa.delete(events).where(events.c.sender_id.in_(chunk))).rowcount or 0
-            for model in (ConversationReview, ConversationTag, ConversationNote, MessageRelabel):
+            for model in (
+                ConversationSummary,
+                ConversationIntent,
+                ConversationReview,
+                ConversationTag,
+                ConversationNote,
+                MessageRelabel,
+            ):
                 session.execute(sa.delete(model).where(model.sender_id.in_(chunk)))
     return PurgeResult(cutoff=cutoff, conversations=ids, events_deleted=deleted, dry_run=dry_run)

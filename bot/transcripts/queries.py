@@ -1,10 +1,13 @@
 """Read models for the staff console: conversation list, filters, search, transcript, dashboard.
 
-Conversations are Rasa's `events` rows grouped by `sender_id`, joined in Python with our
-review tables. Everything read from `events` is already redacted by the tracker store;
-texts are passed through `redact()` once more on the way out (idempotent, and a second
-line of defence for rows written by anything else).
+The list reads one summary row per conversation (`conversation_summaries`, kept by
+`bot.transcripts.summary` whenever the tracker store saves) joined with our review and tag
+tables, and filters, sorts and pages in SQL: a page costs the same few queries however
+many conversations there are. Transcripts and exports read Rasa's `events` rows, which the
+tracker store has already redacted; texts are passed through `redact()` once more on the
+way out (idempotent, and a second line of defence for rows written by anything else).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,19 +15,31 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bot.redact import redact
 from bot.transcripts.models import (
-    AuditLog, ConversationNote, ConversationReview, ConversationTag, MessageRelabel, events,
+    AuditLog,
+    ConversationIntent,
+    ConversationNote,
+    ConversationReview,
+    ConversationSummary,
+    ConversationTag,
+    MessageRelabel,
+    events,
 )
 
 CRISIS_PREFIX = "crisis_"
 FALLBACK_INTENT = "nlu_fallback"
 FALLBACK_ACTIONS = {"action_default_fallback", "action_two_stage_fallback"}
+
+_SUMMARY: sa.Table = ConversationSummary.__table__
+_REVIEW: sa.Table = ConversationReview.__table__
+_INTENT: sa.Table = ConversationIntent.__table__
+_TAG: sa.Table = ConversationTag.__table__
 
 
 @lru_cache(maxsize=1)
@@ -32,6 +47,7 @@ def low_confidence_threshold() -> float:
     """The FallbackClassifier threshold from config.yml (0.5 when it cannot be read)."""
     try:
         import yaml
+
         from bot.paths import ROOT
 
         config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
@@ -49,7 +65,8 @@ def to_datetime(ts: Optional[float]) -> Optional[dt.datetime]:
     return dt.datetime.utcfromtimestamp(float(ts))
 
 
-def _load(data: Optional[str]) -> Dict[str, Any]:
+def event_data(data: Optional[str]) -> Dict[str, Any]:
+    """The JSON of an `events.data` cell as a dict ({} when it is missing or not an object)."""
     try:
         value = json.loads(data or "{}")
         return value if isinstance(value, dict) else {}
@@ -69,7 +86,6 @@ class Conversation:
     fallback: bool = False
     low_confidence: bool = False
     preview: str = ""
-    texts: List[str] = field(default_factory=list)
     reviewed: bool = False
     crisis_flag: bool = False
     priority: int = 0
@@ -78,14 +94,6 @@ class Conversation:
     @property
     def crisis(self) -> bool:
         return self.crisis_auto or self.crisis_flag
-
-    @property
-    def needs_review(self) -> bool:
-        return not self.reviewed
-
-    def sort_key_needs_review(self) -> Tuple:
-        last = self.last.timestamp() if self.last else 0
-        return (not (self.crisis and not self.reviewed), self.reviewed, -self.priority, -last)
 
 
 @dataclass
@@ -101,97 +109,129 @@ class Filters:
     view: str = "all"  # "all" (newest first) or "needs_review"
 
 
-def conversations(session: Session) -> Dict[str, Conversation]:
-    """Every conversation with its summary (one pass over user and bot events)."""
-    convs: Dict[str, Conversation] = {}
-    threshold = low_confidence_threshold()
-    rows = session.execute(
-        sa.select(events.c.sender_id, events.c.type_name, events.c.timestamp,
-                  events.c.intent_name, events.c.action_name, events.c.data)
-        .where(events.c.type_name.in_(("user", "bot", "action")))
-        .order_by(events.c.id)
-    )
-    for sender_id, type_name, ts, intent, action, data in rows:
-        conv = convs.get(sender_id)
-        if conv is None:
-            conv = convs[sender_id] = Conversation(sender_id)
-        when = to_datetime(ts)
-        if when is not None:
-            conv.started = when if conv.started is None else min(conv.started, when)
-            conv.last = when if conv.last is None else max(conv.last, when)
-        if type_name == "action":
-            if action in FALLBACK_ACTIONS:
-                conv.fallback = True
-            continue
-        payload = _load(data)
-        text = payload.get("text") or ""
-        if type_name == "user":
-            conv.user_messages += 1
-            if intent:
-                conv.intents[intent] += 1
-                if intent.startswith(CRISIS_PREFIX):
-                    conv.crisis_auto = True
-                if intent == FALLBACK_INTENT:
-                    conv.fallback = True
-            confidence = ((payload.get("parse_data") or {}).get("intent") or {}).get("confidence")
-            if isinstance(confidence, (int, float)) and confidence < threshold:
-                conv.low_confidence = True
-            if text and not conv.preview and not text.startswith("/"):
-                conv.preview = redact(text)[:120]
-        else:
-            conv.bot_messages += 1
-        if text:
-            conv.texts.append(text)
-    for review in session.query(ConversationReview):
-        conv = convs.get(review.sender_id)
-        if conv is None:
-            continue
-        conv.reviewed, conv.crisis_flag, conv.priority = review.reviewed, review.crisis_flag, review.priority
-    for tag in session.query(ConversationTag).order_by(ConversationTag.tag):
-        if tag.sender_id in convs:
-            convs[tag.sender_id].tags.append(tag.tag)
-    return {k: v for k, v in convs.items() if v.user_messages > 0 or v.bot_messages > 0}
+# A conversation without review state has never been reviewed, flagged or prioritised.
+_reviewed = sa.func.coalesce(_REVIEW.c.reviewed, sa.false())
+_crisis_flag = sa.func.coalesce(_REVIEW.c.crisis_flag, sa.false())
+_priority = sa.func.coalesce(_REVIEW.c.priority, 0)
+_crisis = sa.or_(_SUMMARY.c.crisis_auto, _crisis_flag)
+_with_review = _SUMMARY.outerjoin(_REVIEW, _REVIEW.c.sender_id == _SUMMARY.c.sender_id)
+# a summary row exists from the first save, even one holding only session-start events
+_has_messages = (_SUMMARY.c.user_messages + _SUMMARY.c.bot_messages) > 0
+_newest_first = (_SUMMARY.c.last_at.desc().nulls_last(), _SUMMARY.c.first_event_id)
 
 
-def _matches(conv: Conversation, f: Filters) -> bool:
-    if f.crisis is not None and conv.crisis != f.crisis:
-        return False
-    if f.fallback is not None and (conv.fallback or conv.low_confidence) != f.fallback:
-        return False
-    if f.intent and f.intent not in conv.intents:
-        return False
-    if f.reviewed is not None and conv.reviewed != f.reviewed:
-        return False
-    if f.tag and f.tag not in conv.tags:
-        return False
-    if f.date_from and (conv.last is None or conv.last.date() < f.date_from):
-        return False
-    if f.date_to and (conv.started is None or conv.started.date() > f.date_to):
-        return False
+def _day_start(day: dt.date) -> float:
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc).timestamp()
+
+
+def _conditions(f: Filters) -> List[Any]:
+    """The filters as SQL conditions on the summary joined with its review state."""
+    conditions: List[Any] = [_has_messages]
+    if f.crisis is not None:
+        conditions.append(_crisis if f.crisis else sa.not_(_crisis))
+    if f.fallback is not None:
+        threshold = low_confidence_threshold()
+        unsure = sa.or_(
+            _SUMMARY.c.fallback, sa.and_(_SUMMARY.c.min_confidence.isnot(None), _SUMMARY.c.min_confidence < threshold)
+        )
+        conditions.append(unsure if f.fallback else sa.not_(unsure))
+    if f.intent:
+        conditions.append(sa.exists().where(_INTENT.c.sender_id == _SUMMARY.c.sender_id, _INTENT.c.intent == f.intent))
+    if f.reviewed is not None:
+        conditions.append(_reviewed if f.reviewed else sa.not_(_reviewed))
+    if f.tag:
+        conditions.append(sa.exists().where(_TAG.c.sender_id == _SUMMARY.c.sender_id, _TAG.c.tag == f.tag))
+    # dates are UTC days: a conversation counts when any part of it falls inside the range
+    if f.date_from:
+        conditions.append(_SUMMARY.c.last_at >= _day_start(f.date_from))
+    if f.date_to:
+        conditions.append(_SUMMARY.c.started_at < _day_start(f.date_to + dt.timedelta(days=1)))
     if f.q:
-        needle = f.q.lower()
-        if not any(needle in t.lower() for t in conv.texts) and needle not in conv.sender_id.lower():
-            return False
-    if f.view == "needs_review" and conv.reviewed:
-        return False
-    return True
-
-
-def list_conversations(session: Session, f: Filters, page: int = 1, per_page: int = 25
-                       ) -> Tuple[List[Conversation], int]:
-    """One page of the filtered conversations and the total number that matched."""
-    items = [c for c in conversations(session).values() if _matches(c, f)]
+        conditions.append(_SUMMARY.c.search_text.contains(f.q.lower(), autoescape=True))
     if f.view == "needs_review":
-        items.sort(key=Conversation.sort_key_needs_review)
+        conditions.append(sa.not_(_reviewed))
+    return conditions
+
+
+def _summaries(
+    session: Session,
+    conditions: Sequence[Any],
+    order: Sequence[Any],
+    page: Optional[Tuple[int, int]] = None,
+    sender_ids: Optional[Sequence[str]] = None,
+) -> List[Conversation]:
+    """Conversations from their summary rows, with intents and tags (three queries)."""
+    query = (
+        sa.select(_SUMMARY, _reviewed.label("reviewed"), _crisis_flag.label("crisis_flag"), _priority.label("priority"))
+        .select_from(_with_review)
+        .where(*conditions)
+        .order_by(*order)
+    )
+    if page is not None:
+        query = query.limit(page[1]).offset(page[0])
+    rows = session.execute(query).mappings().all()
+    if not rows:
+        return []
+    threshold = low_confidence_threshold()
+    convs = {
+        row["sender_id"]: Conversation(
+            sender_id=row["sender_id"],
+            started=to_datetime(row["started_at"]),
+            last=to_datetime(row["last_at"]),
+            user_messages=row["user_messages"],
+            bot_messages=row["bot_messages"],
+            crisis_auto=bool(row["crisis_auto"]),
+            fallback=bool(row["fallback"]),
+            low_confidence=row["min_confidence"] is not None and row["min_confidence"] < threshold,
+            preview=row["preview"],
+            reviewed=bool(row["reviewed"]),
+            crisis_flag=bool(row["crisis_flag"]),
+            priority=row["priority"],
+        )
+        for row in rows
+    }
+    # a page names its conversations; "all of them" reads the small tables whole instead
+    ids = list(convs) if page is not None or sender_ids is not None else None
+    intents = sa.select(_INTENT.c.sender_id, _INTENT.c.intent, _INTENT.c.count).order_by(_INTENT.c.first_event_id)
+    tags = sa.select(_TAG.c.sender_id, _TAG.c.tag).order_by(_TAG.c.tag)
+    if ids is not None:
+        intents, tags = intents.where(_INTENT.c.sender_id.in_(ids)), tags.where(_TAG.c.sender_id.in_(ids))
+    for sender_id, intent, count in session.execute(intents):
+        if sender_id in convs:
+            convs[sender_id].intents[intent] = count
+    for sender_id, tag in session.execute(tags):
+        if sender_id in convs:
+            convs[sender_id].tags.append(tag)
+    return list(convs.values())
+
+
+def conversations(session: Session, sender_ids: Optional[Sequence[str]] = None) -> Dict[str, Conversation]:
+    """Every conversation (or the given ones) with its summary, in the order they began."""
+    conditions = [_has_messages]
+    if sender_ids is not None:
+        conditions.append(_SUMMARY.c.sender_id.in_(list(sender_ids)))
+    found = _summaries(session, conditions, (_SUMMARY.c.first_event_id,), sender_ids=sender_ids)
+    return {conv.sender_id: conv for conv in found}
+
+
+def list_conversations(
+    session: Session, f: Filters, page: int = 1, per_page: int = 25
+) -> Tuple[List[Conversation], int]:
+    """One page of the filtered conversations and the total number that matched."""
+    conditions = _conditions(f)
+    if f.view == "needs_review":
+        # the view holds only unreviewed conversations: crises first, then staff priority, then the newest
+        order: Sequence[Any] = (sa.case((_crisis, 0), else_=1), _priority.desc(), *_newest_first)
     else:
-        items.sort(key=lambda c: c.last.timestamp() if c.last else 0, reverse=True)
-    page = max(1, page)
-    start = (page - 1) * per_page
-    return items[start:start + per_page], len(items)
+        order = _newest_first
+    total = session.execute(sa.select(sa.func.count()).select_from(_with_review).where(*conditions)).scalar() or 0
+    start = (max(1, page) - 1) * per_page
+    return _summaries(session, conditions, order, page=(start, per_page)), total
 
 
 def known_intents(session: Session) -> List[str]:
-    rows = session.execute(sa.select(events.c.intent_name).where(events.c.intent_name.isnot(None)).distinct())
+    """Every intent a visitor message was classified as (for the list's intent filter)."""
+    rows = session.execute(sa.select(_INTENT.c.intent).distinct())
     return sorted(r[0] for r in rows if r[0])
 
 
@@ -208,7 +248,7 @@ class Turn:
     intent: Optional[str] = None
     confidence: Optional[float] = None
     entities: List[Dict[str, Any]] = field(default_factory=list)
-    ranking: List[Tuple[str, float]] = field(default_factory=list)
+    ranking: List[Tuple[Optional[str], Optional[float]]] = field(default_factory=list)
     source: str = ""  # bot: "response utter_x" / "fact topic" / "action name"
     relabel: Optional[str] = None
 
@@ -220,16 +260,43 @@ class Turn:
     def low_confidence(self) -> bool:
         return self.kind == "user" and (
             self.intent == FALLBACK_INTENT
-            or (self.confidence is not None and self.confidence < low_confidence_threshold()))
+            or (self.confidence is not None and self.confidence < low_confidence_threshold())
+        )
+
+
+# what transcripts and summaries are built from, in the order `_turns` and `Fold.add` unpack
+EVENT_COLUMNS = (
+    events.c.id,
+    events.c.type_name,
+    events.c.timestamp,
+    events.c.intent_name,
+    events.c.action_name,
+    events.c.data,
+)
 
 
 def transcript(session: Session, sender_id: str) -> List[Turn]:
-    rows = session.execute(
-        sa.select(events.c.id, events.c.type_name, events.c.timestamp, events.c.intent_name,
-                  events.c.action_name, events.c.data)
-        .where(events.c.sender_id == sender_id).order_by(events.c.id)
-    ).all()
+    rows = session.execute(sa.select(*EVENT_COLUMNS).where(events.c.sender_id == sender_id).order_by(events.c.id)).all()
     relabels = {r.event_id: r.intent for r in session.query(MessageRelabel).filter_by(sender_id=sender_id)}
+    return _turns(rows, relabels)
+
+
+def transcripts(session: Session, sender_ids: Optional[Sequence[str]] = None) -> Dict[str, List[Turn]]:
+    """The turns of every conversation (or of the given ones) in two queries, for exports."""
+    query = sa.select(events.c.sender_id, *EVENT_COLUMNS).where(events.c.type_name.in_(("user", "bot", "action")))
+    relabel_query = sa.select(MessageRelabel.event_id, MessageRelabel.intent)
+    if sender_ids is not None:
+        query = query.where(events.c.sender_id.in_(list(sender_ids)))
+        relabel_query = relabel_query.where(MessageRelabel.sender_id.in_(list(sender_ids)))
+    by_sender: Dict[str, List[Any]] = {}
+    for sender_id, *row in session.execute(query.order_by(events.c.id)):
+        by_sender.setdefault(sender_id, []).append(row)
+    relabels: Dict[int, str] = dict(session.execute(relabel_query).all())
+    return {sender_id: _turns(rows, relabels) for sender_id, rows in by_sender.items()}
+
+
+def _turns(rows: Iterable[Sequence[Any]], relabels: Dict[int, str]) -> List[Turn]:
+    """Turns from one conversation's (id, type, timestamp, intent, action, data) rows in id order."""
     turns: List[Turn] = []
     last_action = ""
     for event_id, type_name, ts, intent, action, data in rows:
@@ -238,22 +305,35 @@ def transcript(session: Session, sender_id: str) -> List[Turn]:
             continue
         if type_name not in ("user", "bot"):
             continue
-        payload = _load(data)
+        payload = event_data(data)
         text = redact(payload.get("text") or "")
         if type_name == "user":
             parse = payload.get("parse_data") or {}
             intent_info = parse.get("intent") or {}
             entities = [
-                {"entity": e.get("entity"), "value": redact(str(e.get("value"))),
-                 "extractor": e.get("extractor") or ""}
-                for e in parse.get("entities") or [] if isinstance(e, dict)
+                {"entity": e.get("entity"), "value": redact(str(e.get("value"))), "extractor": e.get("extractor") or ""}
+                for e in parse.get("entities") or []
+                if isinstance(e, dict)
             ]
-            ranking = [(r.get("name"), r.get("confidence")) for r in (parse.get("intent_ranking") or [])[:3]
-                       if isinstance(r, dict)]
+            ranking = [
+                (r.get("name"), r.get("confidence"))
+                for r in (parse.get("intent_ranking") or [])[:3]
+                if isinstance(r, dict)
+            ]
             confidence = intent_info.get("confidence")
-            turns.append(Turn(event_id, "user", to_datetime(ts), text, intent or intent_info.get("name"),
-                              float(confidence) if isinstance(confidence, (int, float)) else None,
-                              entities, ranking, relabel=relabels.get(event_id)))
+            turns.append(
+                Turn(
+                    event_id,
+                    "user",
+                    to_datetime(ts),
+                    text,
+                    intent or intent_info.get("name"),
+                    float(confidence) if isinstance(confidence, (int, float)) else None,
+                    entities,
+                    ranking,
+                    relabel=relabels.get(event_id),
+                )
+            )
         else:
             metadata = payload.get("metadata") or {}
             if metadata.get("fact"):
@@ -269,11 +349,14 @@ def transcript(session: Session, sender_id: str) -> List[Turn]:
 
 
 def user_event(session: Session, event_id: int) -> Optional[Dict[str, Any]]:
-    row = session.execute(sa.select(events.c.sender_id, events.c.type_name, events.c.intent_name, events.c.data)
-                          .where(events.c.id == event_id)).first()
+    row = session.execute(
+        sa.select(events.c.sender_id, events.c.type_name, events.c.intent_name, events.c.data).where(
+            events.c.id == event_id
+        )
+    ).first()
     if row is None or row.type_name != "user":
         return None
-    payload = _load(row.data)
+    payload = event_data(row.data)
     return {"sender_id": row.sender_id, "intent": row.intent_name, "payload": payload}
 
 
@@ -284,8 +367,9 @@ def notes(session: Session, sender_id: str) -> List[ConversationNote]:
 def review_state(session: Session, sender_id: str) -> ConversationReview:
     review = session.get(ConversationReview, sender_id)
     if review is None:
-        review = ConversationReview(sender_id=sender_id, reviewed=False, crisis_flag=False, priority=0,
-                                    updated_at=dt.datetime.utcnow())
+        review = ConversationReview(
+            sender_id=sender_id, reviewed=False, crisis_flag=False, priority=0, updated_at=dt.datetime.utcnow()
+        )
         session.add(review)
     return review
 
@@ -294,18 +378,19 @@ def dashboard(session: Session, days: int = 14, today: Optional[dt.date] = None)
     """Per-day conversations and crisis escalations, fallback rate and top intents."""
     today = today or dt.datetime.utcnow().date()
     first = today - dt.timedelta(days=days - 1)
-    per_day = {first + dt.timedelta(days=i): set() for i in range(days)}
-    crisis_day = {d: set() for d in per_day}
+    per_day: Dict[dt.date, Set[str]] = {first + dt.timedelta(days=i): set() for i in range(days)}
+    crisis_day: Dict[dt.date, Set[str]] = {d: set() for d in per_day}
     intents: Counter = Counter()
     user_total = fallback_total = 0
     threshold = low_confidence_threshold()
     start_ts = dt.datetime.combine(first, dt.time()).replace(tzinfo=dt.timezone.utc).timestamp()
     rows = session.execute(
-        sa.select(events.c.sender_id, events.c.timestamp, events.c.intent_name, events.c.data)
-        .where(events.c.type_name == "user", events.c.timestamp >= start_ts)
+        sa.select(events.c.sender_id, events.c.timestamp, events.c.intent_name, events.c.data).where(
+            events.c.type_name == "user", events.c.timestamp >= start_ts
+        )
     )
     for sender_id, ts, intent, data in rows:
-        day = to_datetime(ts).date()
+        day = dt.datetime.utcfromtimestamp(float(ts)).date()
         if day not in per_day:
             continue
         per_day[day].add(sender_id)
@@ -314,7 +399,7 @@ def dashboard(session: Session, days: int = 14, today: Optional[dt.date] = None)
             intents[intent] += 1
             if intent.startswith(CRISIS_PREFIX):
                 crisis_day[day].add(sender_id)
-        confidence = ((_load(data).get("parse_data") or {}).get("intent") or {}).get("confidence")
+        confidence = ((event_data(data).get("parse_data") or {}).get("intent") or {}).get("confidence")
         if intent == FALLBACK_INTENT or (isinstance(confidence, (int, float)) and confidence < threshold):
             fallback_total += 1
     return {
@@ -330,17 +415,21 @@ def dashboard(session: Session, days: int = 14, today: Optional[dt.date] = None)
 
 def audit_entries(session: Session, page: int = 1, per_page: int = 50) -> Tuple[List[AuditLog], int]:
     total = session.query(sa.func.count(AuditLog.id)).scalar() or 0
-    rows = (session.query(AuditLog).order_by(AuditLog.id.desc())
-            .offset((max(1, page) - 1) * per_page).limit(per_page).all())
+    rows = (
+        session.query(AuditLog).order_by(AuditLog.id.desc()).offset((max(1, page) - 1) * per_page).limit(per_page).all()
+    )
     return rows, total
 
 
-def audit(session: Session, username: str, action: str, target: str = "", detail: str = "",
-          client: str = "") -> None:
+def audit(session: Session, username: str, action: str, target: str = "", detail: str = "", client: str = "") -> None:
     """Append an audit-log entry (the caller's session commits it)."""
-    session.add(AuditLog(at=dt.datetime.utcnow(), username=username or "-", action=action,
-                         target=(target or "")[:255], detail=redact(detail or ""), client=(client or "")[:64]))
-
-
-def sender_ids(session: Session) -> Sequence[str]:
-    return [r[0] for r in session.execute(sa.select(events.c.sender_id).distinct())]
+    session.add(
+        AuditLog(
+            at=dt.datetime.utcnow(),
+            username=username or "-",
+            action=action,
+            target=(target or "")[:255],
+            detail=redact(detail or ""),
+            client=(client or "")[:64],
+        )
+    )

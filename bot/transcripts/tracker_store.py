@@ -9,7 +9,10 @@ has already been understood from the original text) and writes the copy:
   redacted part, and string metadata;
 - every other event (bot utterances, slots, action results): any string that echoes a
   piece of personal data found in this tracker's user messages is replaced by the same
-  placeholder, and bot texts / slot values are redacted as well.
+  placeholder; slot values are passed through `redact()` as well.
+
+Once the events are written it brings the conversation's summary row (what the staff
+list reads, `bot.transcripts.summary`) up to date from the rows just stored.
 
 endpoints.yml:
 
@@ -17,6 +20,7 @@ endpoints.yml:
       type: bot.transcripts.tracker_store.RedactingTrackerStore
       url: ${BOT_DB_URL}
 """
+
 from __future__ import annotations
 
 import copy
@@ -29,24 +33,49 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import redact as R
+from bot.transcripts import summary
 
 logger = logging.getLogger(__name__)
 
 # Keys of event dicts that are identifiers or numbers, never visitor text.
 _KEEP_KEYS = {
-    "event", "timestamp", "name", "policy", "confidence", "action_name", "intent_name",
-    "message_id", "input_channel", "sender_id", "entity", "extractor", "processors",
-    "start", "end", "id", "type", "utter_action", "fact", "template_name", "response",
-    "model_id", "assistant_id", "region", "role", "group",
+    "event",
+    "timestamp",
+    "name",
+    "policy",
+    "confidence",
+    "action_name",
+    "intent_name",
+    "message_id",
+    "input_channel",
+    "sender_id",
+    "entity",
+    "extractor",
+    "processors",
+    "start",
+    "end",
+    "id",
+    "type",
+    "utter_action",
+    "fact",
+    "template_name",
+    "response",
+    "model_id",
+    "assistant_id",
+    "region",
+    "role",
+    "group",
 }
 
 
-def _redact_text_and_entities(text: str, entities: List[Dict[str, Any]]) -> Tuple[str, List[Dict[str, Any]], Dict[str, str]]:
+def _redact_text_and_entities(
+    text: str, entities: List[Dict[str, Any]]
+) -> Tuple[str, List[Dict[str, Any]], Dict[str, str]]:
     """Redacted text, entities re-anchored to it, and {original piece: placeholder}."""
     redacted, spans = R.redact_with_spans(text)
     pieces: Dict[str, str] = {}
     for s in spans:
-        piece = text[s.start:s.end].strip()
+        piece = text[s.start : s.end].strip()
         if not piece:
             continue
         pieces[piece] = s.placeholder
@@ -60,17 +89,19 @@ def _redact_text_and_entities(text: str, entities: List[Dict[str, Any]]) -> Tupl
     new_entities = []
     for ent in entities or []:
         ent = dict(ent)
+        start: Optional[int]
+        end: Optional[int]
         try:
-            start, end = int(ent.get("start")), int(ent.get("end"))
-        except (TypeError, ValueError):
+            start, end = int(ent["start"]), int(ent["end"])
+        except (KeyError, TypeError, ValueError):
             start = end = None
-        hit = R.overlapping(start, end, spans) if start is not None else None
+        hit = R.overlapping(start, end, spans) if start is not None and end is not None else None
         if hit is not None:
             ent["value"] = hit.placeholder
             ent["start"] = R.map_offset(hit.start, spans)
             ent["end"] = ent["start"] + len(hit.placeholder)
         else:
-            if start is not None:
+            if start is not None and end is not None:
                 ent["start"] = R.map_offset(start, spans)
                 ent["end"] = R.map_offset(end, spans, end=True)
             if isinstance(ent.get("value"), str):
@@ -97,8 +128,10 @@ def _scrub(value: Any, pieces: Dict[str, str], full: bool) -> Any:
     if isinstance(value, list):
         return [_scrub(v, pieces, full) for v in value]
     if isinstance(value, dict):
-        return {k: (v if k in _KEEP_KEYS and not isinstance(v, (dict, list)) else _scrub(v, pieces, full))
-                for k, v in value.items()}
+        return {
+            k: (v if k in _KEEP_KEYS and not isinstance(v, (dict, list)) else _scrub(v, pieces, full))
+            for k, v in value.items()
+        }
     return value
 
 
@@ -146,8 +179,7 @@ def redact_event_dicts(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 class RedactingTrackerStore(SQLTrackerStore):
     """SQLTrackerStore whose database never receives the personal data of a visitor."""
 
-    def __init__(self, domain=None, host: Optional[Text] = None, url: Optional[Text] = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, domain=None, host: Optional[Text] = None, url: Optional[Text] = None, **kwargs: Any) -> None:
         db_url = host or url or ""
         if "://" not in db_url:
             from bot import settings
@@ -156,7 +188,7 @@ class RedactingTrackerStore(SQLTrackerStore):
         if db_url.startswith("sqlite:///"):
             from pathlib import Path
 
-            Path(db_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+            Path(db_url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
         kwargs.pop("dialect", None)
         super().__init__(domain=domain, host=db_url, **kwargs)
         R.install_log_redaction()
@@ -179,7 +211,7 @@ class RedactingTrackerStore(SQLTrackerStore):
             # contained the data was saved in an earlier turn, so all user events count.
             user_dicts = [e.as_dict() for e in tracker.events if getattr(e, "type_name", "") == "user"]
             new_dicts = [e.as_dict() for e in new_events]
-            redacted = redact_event_dicts(user_dicts + new_dicts)[len(user_dicts):]
+            redacted = redact_event_dicts(user_dicts + new_dicts)[len(user_dicts) :]
             for event, data in zip(new_events, redacted):
                 intent = ((data.get("parse_data") or {}).get("intent") or {}).get("name")
                 session.add(
@@ -193,4 +225,13 @@ class RedactingTrackerStore(SQLTrackerStore):
                     )
                 )
             session.commit()
+            # Only after the events are committed, and on its own: a failing summary must
+            # not lose the turn (Rasa answers the REST request, crisis numbers included,
+            # after the save returns), and the next save folds in whatever this one missed.
+            try:
+                summary.refresh(session, tracker.sender_id)
+                session.commit()
+            except Exception:
+                session.rollback()
+                logger.exception("could not update the conversation summary; the events are saved")
         logger.debug("Tracker stored to database (redacted)")

@@ -1,4 +1,5 @@
 """The redacting tracker store on its own (SQLite file): what is written, and what is not."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,15 +10,20 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot import contacts
+from bot.transcripts import summary
 from bot.transcripts.tracker_store import RedactingTrackerStore
 
 MODEL_ID = "b044f1778d5840978e8043e6947ec79b"
+FRANK = contacts.for_region("uk")["helpline"]
 
 
 def rows(store, sender):
     with store.engine.connect() as c:
-        return [json.loads(d) for (d,) in c.execute(
-            sa.text("SELECT data FROM events WHERE sender_id = :s ORDER BY id"), {"s": sender})]
+        return [
+            json.loads(d)
+            for (d,) in c.execute(sa.text("SELECT data FROM events WHERE sender_id = :s ORDER BY id"), {"s": sender})
+        ]
 
 
 def test_store_redacts_text_entities_slots_and_echoes_but_not_the_live_tracker(tmp_path):
@@ -30,14 +36,27 @@ def test_store_redacts_text_entities_slots_and_echoes_but_not_the_live_tracker(t
         {"entity": "family_member", "value": "son", "start": son_at, "end": son_at + 3},
         {"entity": "medication", "value": "methadone", "start": med_at, "end": med_at + 9},
     ]
-    user = UserUttered(text, {"name": "family_support", "confidence": 0.8}, entities,
-                       metadata={"model_id": MODEL_ID, "note": "from 07700 900777"})
-    tracker = DialogueStateTracker.from_events("s1", [
-        ActionExecuted("action_listen"), user, SlotSet("person", "Maisie Quinn"),  # slot not in domain: only stored
-        ActionExecuted("action_answer_topic"),
-        BotUttered("Thanks Maisie Quinn. Families can call FRANK on 0300 123 6600.", metadata={"fact": "family_support"}),
-        ActionExecuted("action_listen"),
-    ], slots=[])
+    user = UserUttered(
+        text,
+        {"name": "family_support", "confidence": 0.8},
+        entities,
+        metadata={"model_id": MODEL_ID, "note": "from 07700 900777"},
+    )
+    tracker = DialogueStateTracker.from_events(
+        "s1",
+        [
+            ActionExecuted("action_listen"),
+            user,
+            SlotSet("person", "Maisie Quinn"),  # slot not in domain: only stored
+            ActionExecuted("action_answer_topic"),
+            BotUttered(
+                f"Thanks Maisie Quinn. Families can call {FRANK['name']} on {FRANK['number']}.",
+                metadata={"fact": "family_support"},
+            ),
+            ActionExecuted("action_listen"),
+        ],
+        slots=[],
+    )
     asyncio.run(store.save(tracker))
 
     # the live tracker (what NLU, policies and actions used) still holds the original
@@ -53,10 +72,10 @@ def test_store_redacts_text_entities_slots_and_echoes_but_not_the_live_tracker(t
     assert ents["person"]["value"] == "[NAME]"
     for name in ("person", "family_member", "medication"):  # offsets point into the redacted text
         e = ents[name]
-        assert redacted[e["start"]:e["end"]] == e["value"]
+        assert redacted[e["start"] : e["end"]] == e["value"]
     assert stored_user["metadata"] == {"model_id": MODEL_ID, "note": "from [PHONE]"}
     assert data[2] == {**data[2], "event": "slot", "value": "[NAME]"}
-    assert data[4]["text"] == "Thanks [NAME]. Families can call FRANK on 0300 123 6600."
+    assert data[4]["text"] == f"Thanks [NAME]. Families can call {FRANK['name']} on {FRANK['number']}."
     assert data[4]["metadata"] == {"fact": "family_support"}
 
     # next turn: only new events are appended; the echo of a name given in an earlier turn is caught
@@ -68,4 +87,53 @@ def test_store_redacts_text_entities_slots_and_echoes_but_not_the_live_tracker(t
     data = rows(store, "s1")
     assert len(data) == 8 and data[-1]["text"] == "You're welcome, [NAME]."
     assert b"Maisie" not in db_file.read_bytes()
+
+    # the summary the staff list reads was kept up to date by both saves, from redacted text only
+    with store.engine.begin() as c:
+        kept = c.execute(sa.text("SELECT * FROM conversation_summaries WHERE sender_id = 's1'")).mappings().one()
+        intents = c.execute(sa.text("SELECT intent, count FROM conversation_intents ORDER BY intent")).all()
+        assert kept["preview"] == redacted and kept["search_text"].startswith("s1\n" + redacted.lower())
+        assert "[name]" in kept["search_text"] and "maisie" not in kept["search_text"]
+        assert "07700" not in kept["search_text"]
+        assert (kept["user_messages"], kept["bot_messages"]) == (2, 2)
+        assert intents == [("family_support", 1), ("thank", 1)]
+        # folding both turns at once gives the same summary as folding them save by save
+        c.execute(sa.text("DELETE FROM conversation_summaries"))
+        c.execute(sa.text("DELETE FROM conversation_intents"))
+        summary.refresh(c, "s1")
+        assert c.execute(sa.text("SELECT * FROM conversation_summaries")).mappings().one() == kept
+        assert c.execute(sa.text("SELECT intent, count FROM conversation_intents ORDER BY intent")).all() == intents
+    store.engine.dispose()
+
+
+def test_a_failing_summary_never_loses_the_turn(tmp_path, monkeypatch, caplog):
+    store = RedactingTrackerStore(domain=Domain.empty(), host=f"sqlite:///{tmp_path / 'store.db'}")
+    tracker = DialogueStateTracker.from_events(
+        "s2",
+        [
+            ActionExecuted("action_listen"),
+            UserUttered("i took too much", {"name": "crisis_overdose", "confidence": 0.9}),
+            BotUttered("Call 999 now."),
+            ActionExecuted("action_listen"),
+        ],
+        slots=[],
+    )
+
+    def broken(connection, sender_id):
+        raise RuntimeError("summary table missing")
+
+    monkeypatch.setattr(summary, "refresh", broken)
+    asyncio.run(store.save(tracker))
+    assert len(rows(store, "s2")) == 4 and "could not update the conversation summary" in caplog.text
+    monkeypatch.undo()
+    # the next save catches up with the turn the failed update missed
+    tracker.update(UserUttered("thanks", {"name": "thank", "confidence": 0.99}))
+    asyncio.run(store.save(tracker))
+    with store.engine.connect() as c:
+        kept = c.execute(
+            sa.text(
+                "SELECT user_messages, bot_messages, crisis_auto FROM conversation_summaries WHERE sender_id = 's2'"
+            )
+        ).one()
+    assert tuple(kept) == (2, 1, 1)
     store.engine.dispose()

@@ -7,8 +7,9 @@ Revision ID: 0001_initial
 Revises:
 Create Date: 2024-11-22
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0001_initial"
 down_revision = None
@@ -112,6 +113,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("audit_log", "message_relabels", "conversation_notes", "conversation_tags",
-                  "conversation_reviews", "login_attempts", "staff_sessions", "staff_users"):
+    for table in (
+        "audit_log",
+        "message_relabels",
+        "conversation_notes",
+        "conversation_tags",
+        "conversation_reviews",
+        "login_attempts",
+        "staff_sessions",
+        "staff_users",
+    ):
         op.drop_table(table)
