@@ -11,34 +11,88 @@ matched by any detector and the result is iterated to a fixed point.
 
 It errs toward redaction, but keeps what staff need to read a withdrawal conversation:
 durations ("8 hours ago", "36 hours", "two days"), doses are not personal data, medication
-and substance words, and the public helpline numbers the bot itself gives out (999, 111,
-116 123, 988, ...).
+and substance words, and the public helpline numbers the bot itself gives out (those of
+data/contacts.yml, however a visitor or a reply writes them).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 try:  # phonenumbers is a hard requirement, but redaction must never fail to import
     import phonenumbers
     from phonenumbers import Leniency, PhoneNumberMatcher
 except Exception:  # pragma: no cover
-    phonenumbers = None  # type: ignore
+    phonenumbers = None  # type: ignore[assignment]
 
 LABELS = (
-    "EMAIL", "PHONE", "NAME", "ADDRESS", "POSTCODE", "ZIP", "DOB", "DATE",
-    "NHS_NUMBER", "SSN", "NUMBER",
+    "EMAIL",
+    "PHONE",
+    "NAME",
+    "ADDRESS",
+    "POSTCODE",
+    "ZIP",
+    "DOB",
+    "DATE",
+    "NHS_NUMBER",
+    "SSN",
+    "NUMBER",
 )
 PLACEHOLDER_RE = re.compile(r"\[(?:%s)\]" % "|".join(LABELS))
 
-# Public service numbers (data/contacts.yml and well-known lines): never personal data.
-PUBLIC_NUMBERS = {
-    "999", "112", "111", "116123", "03001236600", "911", "988",
-    "18006624357", "18002221222", "8006624357", "8002221222", "101", "116117",
-}
+
+# Internal errors are counted (and logged once each) so tests can assert there are none.
+errors: Dict[str, int] = {}
+
+
+def _note_error(where: str) -> None:
+    errors[where] = errors.get(where, 0) + 1
+    if errors[where] == 1:
+        logging.getLogger(__name__).exception("redaction detector %s failed", where)
+
+
+def _public_numbers() -> FrozenSet[str]:
+    """Digit strings of every number in data/contacts.yml, in each way it can be written.
+
+    Detectors compare digits only, so each full-length number is listed as written, as its
+    national significant number, in its national form (with the trunk prefix where the
+    country dials one), and after its country code both with and without that trunk prefix
+    (people write "+44 (0)..."). A UK 0300 number thus appears four ways, a US 1-800 number
+    two (with and without the leading 1). Short codes (three to six digits) are kept as
+    written; they are below every detector's length anyway.
+    If the file can't be read the set is empty: redaction then errs toward removing the
+    helpline numbers too, never toward keeping a private one.
+    """
+    found = set()
+    try:
+        from bot import contacts
+
+        entries = contacts.numbers()
+    except Exception:
+        _note_error("public_numbers")
+        return frozenset()
+    for region, _kind, written in entries:
+        found.add(_digits(written))
+        if phonenumbers is None:
+            continue
+        try:
+            parsed = phonenumbers.parse(written, contacts.country(region))
+        except Exception:
+            continue
+        # A short code has no other written form, and a country code in front of a
+        # three-digit one makes four digits that could be a year.
+        if not phonenumbers.is_valid_number(parsed):
+            continue
+        national = _digits(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL))
+        code = str(parsed.country_code)
+        nsn = phonenumbers.national_significant_number(parsed)
+        found.update({nsn, national, code + nsn, code + national})
+    found.discard("")
+    return frozenset(found)
 
 
 @dataclass(frozen=True)
@@ -86,8 +140,7 @@ _DATE_RES = [
     re.compile(rf"\b{_DAY}(?:\s+of)?\s+{_MONTHS}\.?,?\s+(?:19|20)\d{{2}}\b", re.IGNORECASE),
     re.compile(rf"\b{_MONTHS}\.?\s+{_DAY},?\s+(?:19|20)\d{{2}}\b", re.IGNORECASE),
 ]
-_BIRTH_CONTEXT_RE = re.compile(
-    r"\b(?:born|birth|birthday|dob|d\.o\.b\.?|b\.?day)\b", re.IGNORECASE)
+_BIRTH_CONTEXT_RE = re.compile(r"\b(?:born|birth|birthday|dob|d\.o\.b\.?|b\.?day)\b", re.IGNORECASE)
 # "born in 1985", "born on 12 March", "DOB: 12 March" (no year)
 _BORN_RE = re.compile(
     rf"\b(?:born(?:\s+(?:in|on))?|dob|d\.o\.b\.?|date\s+of\s+birth(?:\s+is)?|birthday(?:\s+is)?)\s*[:\-]?\s*"
@@ -118,8 +171,9 @@ _US_STATES = (
     "NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR"
 ).split()
 _ZIP_STATE_RE = re.compile(r"\b(?:%s)\.?,?\s+(\d{5}(?:-\d{4})?)(?!\d)" % "|".join(_US_STATES))
-_ZIP_CONTEXT_RE = re.compile(r"\b(?:zip|zip\s*code|zipcode|postal\s+code)\s*(?:is\s*)?[:#]?\s*(\d{5}(?:-\d{4})?)(?!\d)",
-                             re.IGNORECASE)
+_ZIP_CONTEXT_RE = re.compile(
+    r"\b(?:zip|zip\s*code|zipcode|postal\s+code)\s*(?:is\s*)?[:#]?\s*(\d{5}(?:-\d{4})?)(?!\d)", re.IGNORECASE
+)
 
 _NAME_WORD = r"[^\W\d_][\w'’-]*"
 _NAME_TRIGGER_RE = re.compile(
@@ -133,7 +187,8 @@ _NAME_TRIGGER_RE = re.compile(
 )
 # Triggers that only count when followed by a capitalised word (too common otherwise).
 _WEAK_TRIGGERS = re.compile(r"^(?:this\s+is|i\s+am|i'?m|i’m|signed|regards|cheers|thanks)\b", re.IGNORECASE)
-_NAME_STOP = set("""
+_NAME_STOP = set(
+    """
 a an the and or but so because if when while then than that this these those it its i im i'm me my mine
 you your he him his she her they them their we us our not no yes very really just only also too
 here there now later soon today tonight tomorrow yesterday back again please on at in to for of with by
@@ -146,7 +201,8 @@ son daughter mum mom dad father mother partner wife husband brother sister frien
 someone something anyone anything nobody nothing everyone everything
 what who why how where which whom whose
 heroin methadone buprenorphine subutex suboxone naloxone narcan fentanyl opiate opiates opioid opioids
-""".split())
+""".split()
+)
 
 
 def _vocabulary() -> set:
@@ -154,6 +210,7 @@ def _vocabulary() -> set:
     words: set = set()
     try:
         import yaml
+
         from bot.paths import ENTITIES_FILE
 
         doc = yaml.safe_load(ENTITIES_FILE.read_text(encoding="utf-8")) or {}
@@ -169,11 +226,35 @@ def _vocabulary() -> set:
     return words
 
 
-_VOCAB_STOP = _NAME_STOP | _vocabulary() | {
-    "diazepam", "valium", "xanax", "alprazolam", "codeine", "tramadol", "morphine", "oxycodone",
-    "oxycontin", "pregabalin", "gabapentin", "loperamide", "imodium", "paracetamol", "ibuprofen",
-    "crack", "cocaine", "alcohol", "spice", "ketamine", "benzos", "benzodiazepines", "xylazine",
-}
+_VOCAB_STOP = (
+    _NAME_STOP
+    | _vocabulary()
+    | {
+        "diazepam",
+        "valium",
+        "xanax",
+        "alprazolam",
+        "codeine",
+        "tramadol",
+        "morphine",
+        "oxycodone",
+        "oxycontin",
+        "pregabalin",
+        "gabapentin",
+        "loperamide",
+        "imodium",
+        "paracetamol",
+        "ibuprofen",
+        "crack",
+        "cocaine",
+        "alcohol",
+        "spice",
+        "ketamine",
+        "benzos",
+        "benzodiazepines",
+        "xylazine",
+    }
+)
 _VOCAB_STOP.discard("h")  # slang "h" is also an initial
 _WEAK_NAME_STOP = _VOCAB_STOP | {"a", "an", "the", "not", "going", "so", "just", "still"}
 # Triggers that introduce a person's name for sure ("my name is", "call me"): only grammar
@@ -181,7 +262,8 @@ _WEAK_NAME_STOP = _VOCAB_STOP | {"a", "an", "the", "not", "going", "so", "just",
 _STRONG_TRIGGERS = re.compile(
     r"^(?:\w+'?s\s+(?:full\s+|first\s+|real\s+)?name|(?:my|his|her|their|our|the)\s+(?:full\s+|first\s+|real\s+)?name"
     r"|name|i\s*'?\s*m\s+called|i\s+am\s+called|call\s+me|(?:he|she|they)\s*(?:'s|\s+is|\s+are)\s+called)\b",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 _PHONE_FALLBACK_RE = re.compile(r"(?<![\w+])\+?\(?\d[\d\s().-]{7,}\d(?![\w])")
 _LONG_NUMBER_RE = re.compile(r"(?<![\w])\d(?:[\s-]?\d){7,}(?![\w])")
@@ -189,6 +271,10 @@ _LONG_NUMBER_RE = re.compile(r"(?<![\w])\d(?:[\s-]?\d){7,}(?![\w])")
 
 def _digits(s: str) -> str:
     return re.sub(r"\D", "", s)
+
+
+# Public helpline numbers: never personal data (see _public_numbers).
+PUBLIC_NUMBERS = _public_numbers()
 
 
 def nhs_checksum_ok(number: str) -> bool:
@@ -221,14 +307,14 @@ def _ssns(text: str) -> Iterable[Span]:
 
 def _nhs(text: str) -> Iterable[Span]:
     for m in _NHS_RE.finditer(text):
-        before = text[max(0, m.start() - 40):m.start()]
+        before = text[max(0, m.start() - 40) : m.start()]
         if _NHS_CONTEXT_RE.search(before):
             yield Span(m.start(), m.end(), "NHS_NUMBER")
             continue
         # Without the word "NHS" nearby, a checksum-valid number counts as an NHS number only
         # when it is written the NHS way (3-3-4 with spaces, or plain) and is not a real US/UK
         # phone number (415-555-2671 and +1 415 555 2671 are phones).
-        if m.group(2) == "-" or re.search(r"(?:\+\d{1,3}|\(|\b1)[\s.-]*$", text[max(0, m.start() - 5):m.start()]):
+        if m.group(2) == "-" or re.search(r"(?:\+\d{1,3}|\(|\b1)[\s.-]*$", text[max(0, m.start() - 5) : m.start()]):
             continue
         if nhs_checksum_ok(m.group(0)) and not _is_valid_phone(m.group(0)):
             yield Span(m.start(), m.end(), "NHS_NUMBER")
@@ -250,7 +336,7 @@ def _dates(text: str) -> Iterable[Span]:
     this_year = _dt.date.today().year
     for rx in _DATE_RES:
         for m in rx.finditer(text):
-            before = text[max(0, m.start() - 40):m.start()]
+            before = text[max(0, m.start() - 40) : m.start()]
             years = re.findall(r"(?:19|20)\d{2}", m.group(0))
             old = bool(years) and int(years[-1]) <= this_year - 12
             label = "DOB" if (_BIRTH_CONTEXT_RE.search(before) or old) else "DATE"
@@ -278,22 +364,41 @@ def _embedded(text: str, start: int, end: int, digits: str) -> bool:
 
 
 def _phones(text: str) -> Iterable[Span]:
+    public: List[Tuple[int, int]] = []
     if phonenumbers is not None:
         for region in ("GB", "US"):
             try:
                 for match in PhoneNumberMatcher(text, region, leniency=Leniency.POSSIBLE):
                     digits = _digits(match.raw_string)
-                    if digits in PUBLIC_NUMBERS or len(digits) < 7:
+                    if digits in PUBLIC_NUMBERS:
+                        public.append((match.start, match.end))
+                        continue
+                    if len(digits) < 7:
                         continue
                     if _embedded(text, match.start, match.end, digits):
                         continue
                     yield Span(match.start, match.end, "PHONE")
             except Exception:
                 _note_error("phonenumbers")
-    for m in _PHONE_FALLBACK_RE.finditer(text):
-        digits = _digits(m.group(0))
-        if 10 <= len(digits) <= 15 and digits not in PUBLIC_NUMBERS:
-            yield Span(m.start(), m.end(), "PHONE")
+    # The fallback reads across brackets, so a US helpline followed by "(24/7)" would be one
+    # unknown 13-digit number: it only looks between the helpline numbers the matcher found.
+    for start, end in _between(public, len(text)):
+        for m in _PHONE_FALLBACK_RE.finditer(text, start, end):
+            digits = _digits(m.group(0))
+            if 10 <= len(digits) <= 15 and digits not in PUBLIC_NUMBERS:
+                yield Span(m.start(), m.end(), "PHONE")
+
+
+def _between(holes: List[Tuple[int, int]], length: int) -> List[Tuple[int, int]]:
+    """The stretches of [0, length) that no (start, end) in `holes` covers."""
+    out, pos = [], 0
+    for start, end in sorted(holes):
+        if start > pos:
+            out.append((pos, start))
+        pos = max(pos, end)
+    if pos < length:
+        out.append((pos, length))
+    return out
 
 
 def _addresses(text: str) -> Iterable[Span]:
@@ -373,7 +478,7 @@ def find_spans(text: str) -> List[Span]:
         for span in sorted(found, key=lambda s: (s.start, -(s.end - s.start))):
             if span.end <= span.start:
                 continue
-            if PLACEHOLDER_RE.fullmatch(text[span.start:span.end]):
+            if PLACEHOLDER_RE.fullmatch(text[span.start : span.end]):
                 continue
             # never cut a placeholder in half
             if any(start < span.end and span.start < end for start, end in existing):
@@ -387,21 +492,11 @@ def find_spans(text: str) -> List[Span]:
 def _apply(text: str, spans: List[Span]) -> str:
     out, pos = [], 0
     for s in spans:
-        out.append(text[pos:s.start])
+        out.append(text[pos : s.start])
         out.append(s.placeholder)
         pos = s.end
     out.append(text[pos:])
     return "".join(out)
-
-
-# Internal errors are counted (and logged once each) so tests can assert there are none.
-errors: Dict[str, int] = {}
-
-
-def _note_error(where: str) -> None:
-    errors[where] = errors.get(where, 0) + 1
-    if errors[where] == 1:
-        logging.getLogger(__name__).exception("redaction detector %s failed", where)
 
 
 def _coarse(text: str) -> str:
@@ -436,10 +531,6 @@ def redact(text: Any) -> Any:
     return redact_with_spans(text)[0]
 
 
-def contains_personal_data(text: str) -> bool:
-    return bool(isinstance(text, str) and find_spans(text))
-
-
 def map_offset(pos: int, spans: List[Span], end: bool = False) -> int:
     """Where original offset `pos` lands in the text produced by `_apply(text, spans)`."""
     shift = 0
@@ -460,6 +551,7 @@ def overlapping(start: int, end: int, spans: List[Span]) -> Optional[Span]:
 
 
 # --------------------------------------------------------------------------- logging
+
 
 class RedactingFilter(logging.Filter):
     """A logging filter that redacts every record's message (install on handlers)."""

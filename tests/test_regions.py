@@ -6,6 +6,7 @@ through "Tell me more". The forbidden strings are derived from data/contacts.yml
 other region's numbers and service names) plus a short list per region of service
 names, brands, guideline bodies and spellings below; no answer text is hard-coded.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,15 +24,56 @@ DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
 
 # Names that belong to one region only, beyond what contacts.yml lists. Matched as whole
 # words, case-sensitively ("ER" the department, not "er" inside a word; "NICE" the body).
+# No numbers: forbidden_for takes every number from contacts.yml, so they can't drift.
 REGION_ONLY: Dict[str, List[str]] = {
-    "uk": ["NHS", "FRANK", "A&E", "GP", "GPs", "Prenoxad", "Nyxoid", "Espranor", "Buvidal",
-           "NICE", "Samaritans", "SHOUT", "Adfam", "keyworker", "keywork", "UK",
-           # spelling and medicine names a US reader would not use
-           "programme", "programmes", "diarrhoea", "paracetamol", "anaesthesia", "centre"],
-    "us": ["SAMHSA", "988", "911", "Narcan", "Sublocade", "Brixadi", "Lucemyra", "ER",
-           "Medicaid", "Vivitrol", "FindTreatment.gov", "DEA", "ASAM", "FDA", "US",
-           "OB-GYN", "Poison Control",
-           "program", "programs", "diarrhea", "acetaminophen", "anesthesia", "center"],
+    "uk": [
+        "NHS",
+        "FRANK",
+        "A&E",
+        "GP",
+        "GPs",
+        "Prenoxad",
+        "Nyxoid",
+        "Espranor",
+        "Buvidal",
+        "NICE",
+        "Samaritans",
+        "SHOUT",
+        "Adfam",
+        "keyworker",
+        "keywork",
+        "UK",
+        # spelling and medicine names a US reader would not use
+        "programme",
+        "programmes",
+        "diarrhoea",
+        "paracetamol",
+        "anaesthesia",
+        "centre",
+    ],
+    "us": [
+        "SAMHSA",
+        "Narcan",
+        "Sublocade",
+        "Brixadi",
+        "Lucemyra",
+        "ER",
+        "Medicaid",
+        "Vivitrol",
+        "FindTreatment.gov",
+        "DEA",
+        "ASAM",
+        "FDA",
+        "US",
+        "OB-GYN",
+        "Poison Control",
+        "program",
+        "programs",
+        "diarrhea",
+        "acetaminophen",
+        "anesthesia",
+        "center",
+    ],
 }
 
 
@@ -43,7 +85,7 @@ def _word_pattern(word: str) -> str:
     return r"(?<![\w&-])" + re.escape(word) + r"(?![\w&-])"
 
 
-def forbidden_for(region: str) -> List[Tuple[str, "re.Pattern[str]"]]:
+def forbidden_for(region: str) -> List[Tuple[str, re.Pattern[str]]]:
     """(label, pattern) for everything that belongs to another region only."""
     own = contacts.for_region(region)
     own_numbers = {c["number"] for c in own.values()}
@@ -54,11 +96,9 @@ def forbidden_for(region: str) -> List[Tuple[str, "re.Pattern[str]"]]:
             continue
         for kind, c in contacts.for_region(other).items():
             if c["number"] not in own_numbers:
-                found.append((f"{other} {kind} number {c['number']}",
-                              re.compile(_number_pattern(c["number"]))))
+                found.append((f"{other} {kind} number {c['number']}", re.compile(_number_pattern(c["number"]))))
             if c["name"] not in own_names:
-                found.append((f"{other} {kind} name {c['name']}",
-                              re.compile(_word_pattern(c["name"]))))
+                found.append((f"{other} {kind} name {c['name']}", re.compile(_word_pattern(c["name"]))))
         for word in REGION_ONLY[other]:
             found.append((f"{other}-only {word!r}", re.compile(_word_pattern(word))))
     return found
@@ -68,8 +108,7 @@ def texts_for(region: str) -> Iterator[Tuple[str, str]]:
     """(where, text) for every answer a visitor in `region` can be sent."""
     for topic, fact in FACTS.items():
         variant = fact.variant(region)
-        entity_sets = [{}] + [{entity: [value]} for entity, values in variant.extra.items()
-                              for value in values]
+        entity_sets = [{}] + [{entity: [value]} for entity, values in variant.extra.items() for value in values]
         for audience in ("self", "family"):
             for entities in entity_sets:
                 answer = facts.compose(topic, audience, entities, FACTS, region=region)
@@ -116,11 +155,14 @@ def test_no_phone_numbers_are_written_in_facts_yml():
     assert not re.search(r"\b\d{3,4}[ -]\d{3}[ -]\d{3,4}\b", raw)
 
 
-@pytest.mark.parametrize("field,text,placeholder", [
-    ("answer", "Call {ambulance_number} now.", "ambulance_number"),  # unknown anywhere
-    # {poison_control} exists only in the US preset, so shared text can't use it
-    ("more", "Poison line: {poison_control}.", "poison_control"),
-])
+@pytest.mark.parametrize(
+    "field,text,placeholder",
+    [
+        ("answer", "Call {ambulance_number} now.", "ambulance_number"),  # unknown anywhere
+        # {poison_control} exists only in the US preset, so shared text can't use it
+        ("more", "Poison line: {poison_control}.", "poison_control"),
+    ],
+)
 def test_a_placeholder_a_region_cannot_fill_fails_at_load(tmp_path, field, text, placeholder):
     broken = facts.load_raw()
     broken["facts"]["naloxone"][field] = text

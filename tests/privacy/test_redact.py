@@ -1,13 +1,23 @@
 """Unit and property tests of bot.redact: many formats of personal data, and what must stay."""
+
 from __future__ import annotations
 
 import logging
+import re
+from typing import List
 
+import phonenumbers
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from bot import contacts
 from bot import redact as redact_module
+from bot.paths import ROOT
 from bot.redact import RedactingFilter, nhs_checksum_ok, redact
+
+UK, US = contacts.for_region("uk"), contacts.for_region("us")
 
 REDACTED = [
     # emails
@@ -96,10 +106,11 @@ KEPT = [
     "call me back later",
     "my name is not important",
     "the medicine is called lofexidine",
-    "should I call 999 or 111",
-    "I rang Samaritans on 116 123",
-    "FRANK is 0300 123 6600",
-    "988 or 1-800-662-4357 or Poison Control 1-800-222-1222",
+    f"should I call {UK['emergency']['number']} or {UK['urgent']['number']}",
+    f"I rang {UK['crisis_line']['name']} on {UK['crisis_line']['number']}",
+    f"{UK['helpline']['name']} is {UK['helpline']['number']}",
+    f"{US['crisis_line']['number']} or {US['helpline']['number']} or "
+    f"{US['poison_control']['name']} {US['poison_control']['number']}",
     "24/7 support",
     "I've been clean for 2 weeks and 3 days",
     "since 2019",
@@ -112,12 +123,95 @@ def test_durations_medication_and_public_helplines_are_kept(text):
     assert redact(text) == text
 
 
+def written_forms(region: str, number: str) -> List[str]:
+    """`number` as a visitor or a reply may write it: as in contacts.yml, digits only, and for
+    a full-length number its national and international forms with spaces, hyphens or dots,
+    with the trunk prefix in brackets after the country code ("+44 (0)...") or before the
+    national form ("1 (NNN) ...")."""
+    forms = {number, re.sub(r"\D", "", number)}
+    parsed = phonenumbers.parse(number, contacts.country(region))
+    if phonenumbers.is_valid_number(parsed):
+        fmt = phonenumbers.PhoneNumberFormat
+        national = phonenumbers.format_number(parsed, fmt.NATIONAL)
+        international = phonenumbers.format_number(parsed, fmt.INTERNATIONAL)
+        forms |= {national, international, phonenumbers.format_number(parsed, fmt.E164)}
+        for form in (national, international):
+            plain = re.sub(r"[()]", "", form)
+            forms |= {plain, plain.replace(" ", "-"), plain.replace(" ", ".").replace("-", ".")}
+        prefix = phonenumbers.PhoneMetadata.metadata_for_region(contacts.country(region)).national_prefix
+        code = f"+{parsed.country_code} "
+        if prefix and national.startswith(prefix):
+            forms.add(f"{code}({prefix}){international[len(code) :]}")
+        elif prefix:
+            forms.add(f"{prefix} {national}")
+    return sorted(forms)
+
+
+# A private number of each region, and sentences that carry one next to a helpline.
+PRIVATE = {"uk": "07700 900123", "us": "(415) 555-2671"}
+SENTENCES = [
+    "Call {public} or ring me back on {private}",
+    "{private} is my mobile; {name} is on {public}.",
+    "{name}: {public} (24/7). My number: {private}",
+    "({public}, free) text me at {private}",
+]
+HELPLINES = [
+    (region, c["name"], form)
+    for region, _kind, number in contacts.numbers()
+    for c in [next(c for c in contacts.for_region(region).values() if c["number"] == number)]
+    for form in written_forms(region, number)
+]
+
+
+@pytest.mark.parametrize("region,name,public", HELPLINES)
+def test_every_helpline_number_survives_redaction_and_a_private_number_beside_it_does_not(region, name, public):
+    for sentence in SENTENCES:
+        text = sentence.format(public=public, private=PRIVATE[region], name=name)
+        out = redact(text)
+        assert public in out, (text, out)
+        assert PRIVATE[region] not in out and "[PHONE]" in out, (text, out)
+
+
+def test_the_written_forms_cover_national_and_international_spellings():
+    for region, _kind, number in contacts.numbers():
+        forms = written_forms(region, number)
+        parsed = phonenumbers.parse(number, contacts.country(region))
+        assert len(forms) >= (8 if phonenumbers.is_valid_number(parsed) else 1), (number, forms)
+
+
+def test_public_numbers_are_those_of_contacts_yml():
+    written = {re.sub(r"\D", "", number) for _r, _k, number in contacts.numbers()}
+    national = {
+        phonenumbers.national_significant_number(phonenumbers.parse(number, contacts.country(r)))
+        for r, _k, number in contacts.numbers()
+    }
+    assert written <= redact_module.PUBLIC_NUMBERS
+    # every other entry is another spelling of one of them, never a number of its own
+    for entry in redact_module.PUBLIC_NUMBERS - written:
+        assert any(entry.endswith(n) for n in national), entry
+
+
+def test_every_reply_in_the_domain_keeps_its_numbers_through_redaction():
+    """Bot replies are redacted into the transcript too: staff must see the numbers given."""
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    for name, variants in domain["responses"].items():
+        for v in variants:
+            assert redact(v["text"]) == v["text"], name
+    for region in contacts.all_regions():
+        line = contacts.reminder_line(region)
+        assert redact(line) == line
+
+
 def test_several_kinds_in_one_message():
-    text = ("My name is Jane Doe, I live at 4 Elm Grove, Leeds LS6 2AB, email jane@doe.org, "
-            "phone 07700 900123, NHS 401 023 2137, born 01/02/1980, on methadone 8 hours ago")
+    text = (
+        "My name is Jane Doe, I live at 4 Elm Grove, Leeds LS6 2AB, email jane@doe.org, "
+        "phone 07700 900123, NHS 401 023 2137, born 01/02/1980, on methadone 8 hours ago"
+    )
     out = redact(text)
-    assert out == ("My name is [NAME], I live at [ADDRESS], Leeds [POSTCODE], email [EMAIL], "
-                   "phone [PHONE], NHS [NHS_NUMBER], born [DOB], on methadone 8 hours ago")
+    assert out == (
+        "My name is [NAME], I live at [ADDRESS], Leeds [POSTCODE], email [EMAIL], "
+        "phone [PHONE], NHS [NHS_NUMBER], born [DOB], on methadone 8 hours ago"
+    )
     assert not redact_module.errors
 
 
@@ -145,14 +239,57 @@ def test_log_filter_redacts_messages(caplog):
 
 
 # Text built from pieces that look like personal data, durations and noise.
-pieces = st.sampled_from([
-    "my name is ", "call me ", "I'm ", "john", "Smith", "07911 123456", "+44 ", "(415) 555-2671", "@", ".",
-    "a@b.co", " ", "\n", "12 Oak Road", "SW1A 1AA", "IL 62704", "zip ", "born ", "12/03/1985",
-    "401 023 2137", "NHS ", "123-45-6789", "8 hours ago", "methadone", "[", "]", "[NAME]", "[PHONE]",
-    "(", ")", "-", "0", "1", "9", "999", "Ω", "é", "\u200b", "day", "Street", "flat ", ",",
-])
-texts = st.one_of(st.text(max_size=200), st.lists(pieces, max_size=30).map("".join),
-                  st.lists(st.one_of(pieces, st.text(max_size=5)), max_size=20).map("".join))
+pieces = st.sampled_from(
+    [
+        "my name is ",
+        "call me ",
+        "I'm ",
+        "john",
+        "Smith",
+        "07911 123456",
+        "+44 ",
+        "(415) 555-2671",
+        "@",
+        ".",
+        "a@b.co",
+        " ",
+        "\n",
+        "12 Oak Road",
+        "SW1A 1AA",
+        "IL 62704",
+        "zip ",
+        "born ",
+        "12/03/1985",
+        "401 023 2137",
+        "NHS ",
+        "123-45-6789",
+        "8 hours ago",
+        "methadone",
+        "[",
+        "]",
+        "[NAME]",
+        "[PHONE]",
+        "(",
+        ")",
+        "-",
+        "0",
+        "1",
+        "9",
+        UK["emergency"]["number"],
+        "Ω",
+        "é",
+        "\u200b",
+        "day",
+        "Street",
+        "flat ",
+        ",",
+    ]
+)
+texts = st.one_of(
+    st.text(max_size=200),
+    st.lists(pieces, max_size=30).map("".join),
+    st.lists(st.one_of(pieces, st.text(max_size=5)), max_size=20).map("".join),
+)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
