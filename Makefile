@@ -19,11 +19,12 @@ MODEL := models/detox.tar.gz
 # (bot/topic_importer.py); Rasa's own fingerprint skips retraining when only its text changed.
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -not -name contacts.yml -not -name crisis_patterns.yml) $(SPACY_MODEL) bot/topic_importer.py bot/nlp/components.py bot/nlp/crisis_matcher.py bot/nlp/intent_classifier.py bot/nlp/static_embeddings.py
 
-.PHONY: help setup system-deps nlp train run chat test test-fast validate evaluate compare bench lock clean
+.PHONY: help setup system-deps nlp train run chat lint test test-fast validate evaluate compare bench lock clean
 
 help:
 	@echo "make run        set everything up (first time: ~8 min) and start the product"
-	@echo "make test       set everything up and run the whole test suite"
+	@echo "make test       set everything up and run the whole test suite (after make lint)"
+	@echo "make lint       ruff (lint and format check) and mypy; clean, or make test stops"
 	@echo "make chat       talk to the bot in the terminal"
 	@echo "make train      train the Rasa model into models/ when data or config changed"
 	@echo "make evaluate   the model on every evaluation set, k-fold CV, confusion matrix (results/)"
@@ -79,7 +80,16 @@ chat: $(MODEL)
 validate: $(VENV)/.installed $(SPACY_MODEL)
 	$(RASA) data validate --fail-on-warnings
 
-test: system-deps $(MODEL)
+# Lint first: it takes seconds and fails before any training or server start.
+# All three checks run, so one run shows every finding; any finding fails it.
+lint: $(VENV)/.installed
+	@status=0; \
+	echo '== ruff check'; $(VENV)/bin/ruff check . || status=1; \
+	echo '== ruff format --check'; $(VENV)/bin/ruff format --check --output-format concise . || status=1; \
+	echo '== mypy'; $(VENV)/bin/mypy || status=1; \
+	exit $$status
+
+test: lint system-deps $(MODEL)
 	$(PY) -m pytest -p no:cacheprovider
 
 test-fast: $(MODEL)

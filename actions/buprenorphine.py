@@ -1,4 +1,5 @@
 """The buprenorphine-timing form: asks what was last used and when, then explains."""
+
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -24,8 +25,9 @@ class ValidateBuprenorphineTimingForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_buprenorphine_timing_form"
 
-    async def extract_last_substance(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                     domain: DomainDict) -> Dict[Text, Any]:
+    async def extract_last_substance(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         if tracker.get_slot("last_substance") or _latest_intent(tracker) in CRISIS_INTENTS:
             return {}
         found = dialogue.last_used(dialogue.entity_values(tracker.latest_message))
@@ -35,8 +37,9 @@ class ValidateBuprenorphineTimingForm(FormValidationAction):
             return {"last_substance": "unknown"}  # "not sure" or something we don't recognise
         return {}
 
-    async def extract_last_use(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                               domain: DomainDict) -> Dict[Text, Any]:
+    async def extract_last_use(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         if tracker.get_slot("last_use") or _latest_intent(tracker) in CRISIS_INTENTS:
             return {}
         durations = dialogue.entity_values(tracker.latest_message).get("duration")
@@ -51,8 +54,9 @@ class ActionExplainBuprenorphineTiming(Action):
     def name(self) -> Text:
         return "action_explain_buprenorphine_timing"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         used = tracker.get_slot("last_substance") or "unknown"
         when = tracker.get_slot("last_use") or "not sure"
         if used != "unknown":
@@ -61,8 +65,12 @@ class ActionExplainBuprenorphineTiming(Action):
             dispatcher.utter_message(text=said)
         audience = dialogue.audience(tracker.get_slot("audience"), {}, tracker.get_slot("family_member"))
         values = {"substance": [used]} if used != "unknown" else {}
-        say_answer(dispatcher, tracker, facts.compose("buprenorphine_timing", audience, values,
-                                                      region=region_of(tracker)))
+        say_answer(
+            dispatcher, tracker, facts.compose("buprenorphine_timing", audience, values, region=region_of(tracker))
+        )
         # cleared so the next question about timing asks afresh; "Tell me more" expands it
-        return [SlotSet("last_substance", None), SlotSet("last_use", None),
-                SlotSet("last_topic", "buprenorphine_timing")]
+        return [
+            SlotSet("last_substance", None),
+            SlotSet("last_use", None),
+            SlotSet("last_topic", "buprenorphine_timing"),
+        ]

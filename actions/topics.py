@@ -4,6 +4,7 @@ The answer is phone-short: bubble 1 (at most 80 words) plus any entity-specific 
 and the prescriber line; the rest of the fact waits behind the "Tell me more" button.
 Everything is in the visitor's region (the `region` slot) and framing (`audience`).
 """
+
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -22,8 +23,7 @@ def say_answer(dispatcher: CollectingDispatcher, tracker: Tracker, answer: facts
     if tracker.get_slot("crisis_seen"):
         text += "\n\n" + contacts.reminder_line(region_of(tracker))
     # extra keyword arguments become the bot event's metadata: staff see which fact answered
-    dispatcher.utter_message(text=text, buttons=answer.buttons, fact=answer.topic,
-                             sources=answer.sources)
+    dispatcher.utter_message(text=text, buttons=answer.buttons, fact=answer.topic, sources=answer.sources)
 
 
 def answered(topic: str, audience: str, previous_audience: Optional[str]) -> List[Dict[Text, Any]]:
@@ -38,15 +38,15 @@ class ActionAnswerTopic(Action):
     def name(self) -> Text:
         return "action_answer_topic"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         topic = (tracker.latest_message.get("intent") or {}).get("name")
         if topic not in facts.facts():
             dispatcher.utter_message(response="utter_fallback")
             return []
         values = dialogue.entity_values(tracker.latest_message)
-        audience = dialogue.audience(tracker.get_slot("audience"), values,
-                                     tracker.get_slot("family_member"))
+        audience = dialogue.audience(tracker.get_slot("audience"), values, tracker.get_slot("family_member"))
         answer = facts.compose(topic, audience, values, region=region_of(tracker))
         say_answer(dispatcher, tracker, answer)
         return answered(topic, audience, tracker.get_slot("audience"))
@@ -58,11 +58,11 @@ class ActionTellMeMore(Action):
     def name(self) -> Text:
         return "action_tell_me_more"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         topic = tracker.get_slot("last_topic")
-        audience = dialogue.audience(tracker.get_slot("audience"), {},
-                                     tracker.get_slot("family_member"))
+        audience = dialogue.audience(tracker.get_slot("audience"), {}, tracker.get_slot("family_member"))
         more = None
         if topic in facts.facts():
             more = facts.detail(topic, audience, region=region_of(tracker))

@@ -4,6 +4,7 @@ The baseline is a request to Rasa's root endpoint (HTTP round trip, no NLU, no d
 so the difference is what our pipeline and actions cost per message on this machine.
 `/model/parse` runs the NLU pipeline only (classifier, entities, fallback, crisis safety net).
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,7 @@ MESSAGES = [
 
 
 def post_message(url: str, body: dict) -> None:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=60) as response:
         response.read()
 
@@ -73,5 +73,4 @@ def measure(settings: Settings, rounds: int = 5) -> Dict[str, float]:
 
 
 def format_figures(figures: Dict[str, float]) -> str:
-    return "\n".join(f"{k:28} {v:10.1f}" if isinstance(v, float) else f"{k:28} {v:>10}"
-                     for k, v in figures.items())
+    return "\n".join(f"{k:28} {v:10.1f}" if isinstance(v, float) else f"{k:28} {v:>10}" for k, v in figures.items())

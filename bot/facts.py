@@ -11,6 +11,7 @@ its sources and review date. This module
 
 A "bubble" is a paragraph: the widget and Rasa's channels split text at blank lines.
 """
+
 from __future__ import annotations
 
 import re
@@ -41,6 +42,7 @@ class FactsError(ValueError):
 @dataclass(frozen=True)
 class Variant:
     """One fact as a visitor in one region sees it: placeholders filled, spelling local."""
+
     answer: str
     more: str
     family: Optional[str]
@@ -90,6 +92,7 @@ class Answer:
 
 # ---- text helpers ------------------------------------------------------------------------
 
+
 def paragraphs(text: str) -> List[str]:
     return [p.strip() for p in re.split(r"\n\s*\n", text or "") if p.strip()]
 
@@ -103,10 +106,11 @@ def word_count(text: str) -> int:
 def _respell(text: str, spelling: Mapping[str, str]) -> str:
     if not spelling:
         return text
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, sorted(spelling, key=len, reverse=True)))
-                         + r")\b", re.IGNORECASE)
+    pattern = re.compile(
+        r"\b(" + "|".join(map(re.escape, sorted(spelling, key=len, reverse=True))) + r")\b", re.IGNORECASE
+    )
 
-    def swap(match: "re.Match[str]") -> str:
+    def swap(match: re.Match[str]) -> str:
         word = match.group(0)
         new = spelling[word.lower()]
         return new[0].upper() + new[1:] if word[0].isupper() else new
@@ -117,19 +121,22 @@ def _respell(text: str, spelling: Mapping[str, str]) -> str:
 def _fill(text: str, values: Mapping[str, str], where: str) -> str:
     # two passes: a term may itself hold a contact placeholder ({same_day_help} -> {urgent})
     for _ in range(2):
-        def sub(match: "re.Match[str]") -> str:
+
+        def sub(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in values:
                 raise FactsError(f"{where}: no value for {{{name}}}")
             return values[name]
+
         text = PLACEHOLDER.sub(sub, text)
     if "{" in text or "}" in text:
         raise FactsError(f"{where}: unresolved braces in {text[:60]!r}")
     return text
 
 
-def placeholder_values(region: str, regions_cfg: Mapping[str, Any],
-                       contact_data: Mapping[str, Mapping[str, Mapping[str, str]]]) -> Dict[str, str]:
+def placeholder_values(
+    region: str, regions_cfg: Mapping[str, Any], contact_data: Mapping[str, Mapping[str, Mapping[str, str]]]
+) -> Dict[str, str]:
     """{emergency} -> "999", {helpline_name} -> "FRANK", plus the region's terms."""
     values: Dict[str, str] = {}
     for kind, entry in contact_data[region].items():
@@ -145,44 +152,49 @@ def placeholder_values(region: str, regions_cfg: Mapping[str, Any],
 
 # ---- loading -----------------------------------------------------------------------------
 
+
 def _strip(text: Optional[str]) -> Optional[str]:
     text = (text or "").strip()
     return text or None
 
 
-def _variant(topic: str, raw: dict, region: str, regions_cfg: Mapping[str, Any],
-             contact_data: Mapping[str, Any]) -> Variant:
+def _variant(
+    topic: str, raw: dict, region: str, regions_cfg: Mapping[str, Any], contact_data: Mapping[str, Any]
+) -> Variant:
     override = ((raw.get("regions") or {}).get(region)) or {}
     unknown = set(override) - set(TEXT_FIELDS) - {"extra"}
     if unknown:
         raise FactsError(f"{topic}: unknown fields in regions.{region}: {sorted(unknown)}")
     values = placeholder_values(region, regions_cfg, contact_data)
-    spelling = {k.lower(): v for k, v in
-                ((regions_cfg.get(region) or {}).get("spelling") or {}).items()}
+    spelling = {k.lower(): v for k, v in ((regions_cfg.get(region) or {}).get("spelling") or {}).items()}
 
     def render(text: Optional[str], where: str) -> Optional[str]:
         text = _strip(text)
         return _respell(_fill(text, values, f"{topic}/{region}/{where}"), spelling) if text else None
 
     texts = {name: render(override.get(name, raw.get(name)), name) for name in TEXT_FIELDS}
-    if not texts["answer"]:
+    answer = texts["answer"]
+    if not answer:
         raise FactsError(f"{topic}: no answer for region {region}")
     extra: Dict[str, Dict[str, str]] = {}
     for source in (raw.get("extra") or {}, override.get("extra") or {}):
         for entity, by_value in source.items():
             for value, text in (by_value or {}).items():
-                extra.setdefault(entity, {})[str(value).lower()] = render(text, f"extra.{entity}.{value}")
-    return Variant(answer=texts["answer"], more=texts["more"] or "", family=texts["family"],
-                   family_more=texts["family_more"], extra=extra)
+                extra.setdefault(entity, {})[str(value).lower()] = render(text, f"extra.{entity}.{value}") or ""
+    return Variant(
+        answer=answer,
+        more=texts["more"] or "",
+        family=texts["family"],
+        family_more=texts["family_more"],
+        extra=extra,
+    )
 
 
-def _fact(topic: str, raw: dict, regions_cfg: Mapping[str, Any],
-          contact_data: Mapping[str, Any]) -> Fact:
+def _fact(topic: str, raw: dict, regions_cfg: Mapping[str, Any], contact_data: Mapping[str, Any]) -> Fact:
     return Fact(
         topic=topic,
         title=raw["title"],
-        variants={region: _variant(topic, raw, region, regions_cfg, contact_data)
-                  for region in contact_data},
+        variants={region: _variant(topic, raw, region, regions_cfg, contact_data) for region in contact_data},
         prescriber=bool(raw.get("prescriber", False)),
         sources=list(raw.get("sources") or []),
         reviewed=str(raw.get("reviewed", "")),
@@ -194,13 +206,11 @@ def load_raw(path: Path = FACTS_FILE) -> Dict[str, Any]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def load(path: Path = FACTS_FILE,
-         contact_data: Optional[Mapping[str, Any]] = None) -> Dict[str, Fact]:
+def load(path: Path = FACTS_FILE, contact_data: Optional[Mapping[str, Any]] = None) -> Dict[str, Fact]:
     raw = load_raw(path)
     contact_data = contact_data or contacts.all_regions()
     regions_cfg = raw.get("regions") or {}
-    return {topic: _fact(topic, entry, regions_cfg, contact_data)
-            for topic, entry in raw["facts"].items()}
+    return {topic: _fact(topic, entry, regions_cfg, contact_data) for topic, entry in raw["facts"].items()}
 
 
 @lru_cache(maxsize=1)
@@ -209,6 +219,7 @@ def facts() -> Dict[str, Fact]:
 
 
 # ---- answers -----------------------------------------------------------------------------
+
 
 def buttons_for(topics: Iterable[str], store: Optional[Dict[str, Fact]] = None) -> List[Dict[str, str]]:
     store = store or facts()
@@ -248,17 +259,18 @@ def compose(
     if detail and fact.prescriber:
         detail.append(PRESCRIBER_LINE)
     buttons = ([dict(TELL_ME_MORE)] if detail else []) + buttons_for(fact.related, store)
-    return Answer(topic=topic, text="\n\n".join(sent), buttons=buttons, sources=fact.sources,
-                  more="\n\n".join(detail))
+    return Answer(topic=topic, text="\n\n".join(sent), buttons=buttons, sources=fact.sources, more="\n\n".join(detail))
 
 
-def detail(topic: str, audience: str = "self", store: Optional[Dict[str, Fact]] = None,
-           region: Optional[str] = None) -> Optional[Answer]:
+def detail(
+    topic: str, audience: str = "self", store: Optional[Dict[str, Fact]] = None, region: Optional[str] = None
+) -> Optional[Answer]:
     """What "Tell me more" sends after `topic`: the detail, then related topics; None when
     bubble 1 said everything there is."""
     store = store or facts()
     answer = compose(topic, audience, store=store, region=region)
     if not answer.more:
         return None
-    return Answer(topic=topic, text=answer.more, buttons=buttons_for(store[topic].related, store),
-                  sources=answer.sources)
+    return Answer(
+        topic=topic, text=answer.more, buttons=buttons_for(store[topic].related, store), sources=answer.sources
+    )

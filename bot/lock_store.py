@@ -6,6 +6,7 @@ servers can interleave: both issue ticket 0 for a new conversation, both process
 and the second save silently drops the first server's turn (seen in tests/scale/). Here
 every read-modify-write of a ticket lock runs under a short Redis mutex per conversation.
 """
+
 from __future__ import annotations
 
 from typing import Text
@@ -25,8 +26,9 @@ class AtomicRedisLockStore(RedisLockStore):
         super().__init__(host=endpoint_config.url, **kwargs)
 
     def _mutex(self, conversation_id: Text):
-        return self.red.lock(f"{self.key_prefix}{conversation_id}:mutex",
-                             timeout=MUTEX_SECONDS, blocking_timeout=MUTEX_SECONDS)
+        return self.red.lock(
+            f"{self.key_prefix}{conversation_id}:mutex", timeout=MUTEX_SECONDS, blocking_timeout=MUTEX_SECONDS
+        )
 
     def issue_ticket(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME) -> int:
         with self._mutex(conversation_id):

@@ -3,6 +3,7 @@
 Shared by the entity vocabulary, the held-out evaluation and the training-data export,
 so all three read a file the same way.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Where things live in the project tree, so no module has to guess relative paths."""
+
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

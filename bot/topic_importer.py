@@ -17,6 +17,7 @@ two places, and every topic would share one intent confidence, which changes whe
 fallback asks to rephrase. Fine-grained intents keep the classifier, the crisis safety
 net and the buprenorphine form exactly as they are.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -55,17 +56,20 @@ def intents_with_written_rules(stories: StoryGraph) -> Set[str]:
 
 def topic_rules(names: List[str]) -> str:
     """The generated rules as Rasa rule YAML, so Rasa's own reader builds them."""
-    rules = [{"rule": f"answer {name}",
-              "steps": [{"intent": name}, {"action": ANSWER_ACTION}]} for name in names]
+    rules = [{"rule": f"answer {name}", "steps": [{"intent": name}, {"action": ANSWER_ACTION}]} for name in names]
     return yaml.safe_dump({"version": "3.1", "rules": rules}, sort_keys=False)
 
 
 class TopicImporter(RasaFileImporter):
     """Rasa's file importer plus one intent and one rule per fact."""
 
-    def __init__(self, config_file: Optional[str] = None, domain_path: Optional[str] = None,
-                 training_data_paths: Optional[Union[List[str], str]] = None,
-                 facts_file: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        config_file: Optional[str] = None,
+        domain_path: Optional[str] = None,
+        training_data_paths: Optional[Union[List[str], str]] = None,
+        facts_file: Optional[str] = None,
+    ) -> None:
         super().__init__(config_file, domain_path, training_data_paths)
         self._facts_file = Path(facts_file) if facts_file else FACTS_FILE
 

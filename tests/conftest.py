@@ -4,15 +4,15 @@ The model must already be trained (`make test` trains it first when data changed
 stack runs on free loopback ports with a fresh SQLite file, so a running `make run`
 does not interfere.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import urllib.request
 import uuid
-from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -28,15 +28,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def test_settings() -> settings_module.Settings:
     ARTIFACTS.mkdir(exist_ok=True)
     db = ARTIFACTS / f"stack-{uuid.uuid4().hex[:8]}.db"
-    return replace(
-        settings_module.load(),
-        rasa_port=free_port(), actions_port=free_port(), web_port=free_port(),
+    return settings_module.load().replace(
+        rasa_port=free_port(),
+        actions_port=free_port(),
+        web_port=free_port(),
         db_url=f"sqlite:///{db}",
     )
 
 
 @pytest.fixture(scope="session")
-def stack(test_settings) -> Stack:
+def stack(test_settings) -> Iterator[Stack]:
     """Rasa server, action server and (when it exists) the web app, started once."""
     running = Stack(test_settings, log_dir=ARTIFACTS / "logs")
     try:
@@ -52,8 +53,7 @@ def first_paragraph(text: str) -> str:
 
 
 def post_json(url: str, body: Dict[str, Any], timeout: float = 60) -> Any:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read() or b"null")
 

@@ -3,6 +3,7 @@
 Debian's packages provide the binaries (`make test` installs them when missing). The
 servers run from temporary directories on free ports, so nothing on the machine is touched.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -48,21 +49,39 @@ def running_postgres(database: str = "bot_test") -> Iterator[str]:
     else:
         db_user = pwd.getpwuid(os.geteuid()).pw_name
     data, port = base / "data", free_port()
-    subprocess.run(prefix + [initdb, "-D", str(data), "-U", db_user, "--auth=trust", "-E", "UTF8"],
-                   check=True, capture_output=True, timeout=120)
-    subprocess.run(prefix + [pg_ctl, "-D", str(data), "-l", str(base / "server.log"), "-w", "-t", "60",
-                             "-o", f"-h 127.0.0.1 -p {port} -k {base}", "start"],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        prefix + [initdb, "-D", str(data), "-U", db_user, "--auth=trust", "-E", "UTF8"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    subprocess.run(
+        prefix
+        + [
+            pg_ctl,
+            "-D",
+            str(data),
+            "-l",
+            str(base / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-h 127.0.0.1 -p {port} -k {base}",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     try:
-        admin = sa.create_engine(f"postgresql://{db_user}@127.0.0.1:{port}/postgres",
-                                 isolation_level="AUTOCOMMIT")
+        admin = sa.create_engine(f"postgresql://{db_user}@127.0.0.1:{port}/postgres", isolation_level="AUTOCOMMIT")
         with admin.connect() as c:
             c.execute(sa.text(f"CREATE DATABASE {database}"))
         admin.dispose()
         yield f"postgresql://{db_user}@127.0.0.1:{port}/{database}"
     finally:
-        subprocess.run(prefix + [pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"],
-                       capture_output=True, timeout=60)
+        subprocess.run(prefix + [pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True, timeout=60)
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -74,9 +93,11 @@ def running_redis() -> Iterator[str]:
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
     port = free_port()
     base = Path(tempfile.mkdtemp(prefix="bot-redis-"))
-    proc = subprocess.Popen([server, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                             "--appendonly", "no", "--dir", str(base)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(base)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -85,7 +106,7 @@ def running_redis() -> Iterator[str]:
                     break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("redis-server did not start")
+                    raise RuntimeError("redis-server did not start") from None
                 time.sleep(0.2)
         yield f"redis://127.0.0.1:{port}/0"
     finally:

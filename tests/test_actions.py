@@ -1,4 +1,5 @@
 """Custom actions, run with the SDK's CollectingDispatcher against hand-made trackers."""
+
 import asyncio
 
 import pytest
@@ -19,10 +20,14 @@ def tracker(intent="withdrawal_timeline", entities=(), slots=None, text="hello")
     base = {"region": "uk", "audience": "self", "crisis_seen": False}
     base.update(slots or {})
     return Tracker(
-        sender_id="test", slots=base,
-        latest_message={"text": text, "intent": {"name": intent, "confidence": 0.9},
-                        "entities": list(entities)},
-        events=[], paused=False, followup_action=None, active_loop={}, latest_action_name=None,
+        sender_id="test",
+        slots=base,
+        latest_message={"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": list(entities)},
+        events=[],
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name=None,
     )
 
 
@@ -62,8 +67,7 @@ def test_unknown_region_slot_gets_the_default_preset():
 
 @pytest.mark.parametrize("region", ["uk", "us"])
 def test_tell_me_more_sends_the_rest_of_the_last_topic(region):
-    t = tracker("tell_me_more", slots={"last_topic": "naloxone", "region": region,
-                                       "audience": "family"})
+    t = tracker("tell_me_more", slots={"last_topic": "naloxone", "region": region, "audience": "family"})
     messages, events = run(ActionTellMeMore(), t)
     expected = facts.detail("naloxone", "family", region=region)
     assert messages[0]["text"] == expected.text
@@ -122,9 +126,22 @@ def test_after_a_crisis_answers_keep_a_line_with_human_contacts():
 
 def test_unknown_intent_falls_back_instead_of_guessing():
     messages, _ = run(ActionAnswerTopic(), tracker("greet"))
-    assert messages == [{"response": "utter_fallback", "text": None, "buttons": [], "elements": [],
-                         "custom": {}, "template": "utter_fallback", "image": None,
-                         "attachment": None}] or messages[0].get("response") == "utter_fallback"
+    assert (
+        messages
+        == [
+            {
+                "response": "utter_fallback",
+                "text": None,
+                "buttons": [],
+                "elements": [],
+                "custom": {},
+                "template": "utter_fallback",
+                "image": None,
+                "attachment": None,
+            }
+        ]
+        or messages[0].get("response") == "utter_fallback"
+    )
 
 
 def test_flag_crisis_records_the_kind():
@@ -148,8 +165,9 @@ def test_form_takes_what_was_used_but_not_the_buprenorphine_asked_about():
 def test_form_accepts_not_sure_when_asked_and_ignores_crisis_messages():
     asked = tracker("inform", slots={"requested_slot": "last_use"}, text="no idea")
     assert extract("last_use", asked) == {"last_use": "not sure"}
-    crisis = tracker("crisis_overdose", [{"entity": "duration", "value": "2 hours ago"}],
-                     slots={"requested_slot": "last_use"})
+    crisis = tracker(
+        "crisis_overdose", [{"entity": "duration", "value": "2 hours ago"}], slots={"requested_slot": "last_use"}
+    )
     assert extract("last_use", crisis) == {}
 
 

@@ -4,6 +4,7 @@ detail follows as its own bubble or is offered behind "Tell me more".
 
 A bubble is a paragraph: the widget and Rasa's channels split text at blank lines.
 """
+
 import pytest
 
 from bot import contacts, facts
@@ -60,7 +61,7 @@ def test_detail_is_offered_behind_tell_me_more(topic, region):
         else:
             assert facts.TELL_ME_MORE["payload"] not in payloads
             assert more is None
-        assert payloads[-len(FACTS[topic].related):] == [f"/{r}" for r in FACTS[topic].related]
+        assert payloads[-len(FACTS[topic].related) :] == [f"/{r}" for r in FACTS[topic].related]
 
 
 def test_most_topics_have_detail_to_offer():

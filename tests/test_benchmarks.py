@@ -1,4 +1,5 @@
 """Benchmarks that print figures (compared with a baseline in the same run), not timed asserts."""
+
 import time
 
 import pytest

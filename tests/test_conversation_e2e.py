@@ -3,6 +3,7 @@
 The stack is started once per test session (tests/conftest.py). Expected texts come from
 data/facts.yml, data/contacts.yml and domain.yml, never from copies in this file.
 """
+
 import uuid
 
 import pytest
@@ -49,12 +50,15 @@ def test_crisis_wins_even_inside_a_topic_question(chat):
     assert_has_contacts(replies[0]["text"], "uk")
 
 
-@pytest.mark.parametrize("topic,question", [
-    ("withdrawal_timeline", "how long does heroin withdrawal last"),
-    ("naloxone", "what is naloxone and where do i get it"),
-    ("methadone_myths", "is it true methadone rots your teeth and bones"),
-    ("finding_treatment", "how do i get help to come off heroin"),
-])
+@pytest.mark.parametrize(
+    "topic,question",
+    [
+        ("withdrawal_timeline", "how long does heroin withdrawal last"),
+        ("naloxone", "what is naloxone and where do i get it"),
+        ("methadone_myths", "is it true methadone rots your teeth and bones"),
+        ("finding_treatment", "how do i get help to come off heroin"),
+    ],
+)
 def test_topic_question_gets_the_curated_answer(chat, topic, question):
     replies = chat(question)
     assert replies[0]["text"].startswith(first_paragraph(FACTS[topic].answer))

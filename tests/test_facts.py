@@ -1,9 +1,9 @@
 """Every shipped fact is complete, sourced, reviewed, and safe to show."""
+
 import datetime as dt
 import re
 
 import pytest
-import yaml
 
 from bot import contacts, facts
 from bot.paths import ROOT
@@ -71,9 +71,15 @@ def test_no_doses_and_plain_text(topic):
     assert "<" not in text and "#" not in text, f"{topic}: plain text only"
 
 
-MEDICATION_DECISIONS = ("detox_medications", "buprenorphine_timing", "methadone_info",
-                        "buprenorphine_info", "methadone_vs_buprenorphine", "medical_detox",
-                        "pregnancy")
+MEDICATION_DECISIONS = (
+    "detox_medications",
+    "buprenorphine_timing",
+    "methadone_info",
+    "buprenorphine_info",
+    "methadone_vs_buprenorphine",
+    "medical_detox",
+    "pregnancy",
+)
 
 
 def test_medication_topics_end_with_the_prescriber_line():
@@ -110,6 +116,7 @@ def test_entity_extras_are_added_once():
 
 def test_extras_are_keyed_by_canonical_entity_values():
     from bot.nlp.vocabulary import canonical, lookups
+
     canonical_values = {canonical(word) for words in lookups().values() for word in words}
     for topic, fact in FACTS.items():
         for entity, extras in (e for r in REGIONS for e in fact.variant(r).extra.items()):
@@ -140,13 +147,13 @@ def test_naloxone_and_relapse_lead_with_the_safety_action(region):
 
 def test_outdated_claims_from_the_clinical_review_are_gone():
     everything = "\n".join(_all_text(t) for t in FACTS)
-    assert "30 to 90 minutes" not in everything               # naloxone wears off sooner
-    assert "prefers lofexidine" not in everything             # not available in the UK
+    assert "30 to 90 minutes" not in everything  # naloxone wears off sooner
+    assert "prefers lofexidine" not in everything  # not available in the UK
     assert "start sooner than with heroin" not in everything  # fentanyl onset is contested
     # Sublocade is monthly only; the weekly-or-monthly US injection is Brixadi
     assert not re.search(r"Sublocade[^.()]*weekly|weekly[^.]*\([^)]*Sublocade", everything)
     assert "monthly injection (Sublocade)" in facts.compose("buprenorphine_info", region="us").text
     assert "many pharmacies give free kits" not in everything  # UK pharmacy naloxone is patchy
-    assert "clean equipment" not in everything                # "new, sterile"
+    assert "clean equipment" not in everything  # "new, sterile"
     assert "sober-living" not in everything
-    assert "for about a day" not in everything                # dehydration: act earlier
+    assert "for about a day" not in everything  # dehydration: act earlier

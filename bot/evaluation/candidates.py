@@ -4,6 +4,7 @@ Each candidate is the shipped pipeline (config.yml) with its classifier part swa
 the spaCy head and the tail (entities, fallback, region, crisis safety net) stay the same,
 so the figures compare classifiers and features, nothing else.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -15,7 +16,7 @@ from typing import Callable, Dict, List, Optional
 import yaml
 
 from bot.evaluation import sets
-from bot.evaluation.crossval import training_data, cross_validate, train_nlu_model
+from bot.evaluation.crossval import cross_validate, train_nlu_model, training_data
 from bot.evaluation.parsing import Parser
 from bot.evaluation.scoring import OUT_OF_SCOPE, crisis_share, score, share
 from bot.nlu_data import intent_examples
@@ -24,23 +25,27 @@ from bot.paths import ROOT
 CONFIG = ROOT / "config.yml"
 SHIPPED_CLASSIFIER = "bot.nlp.intent_classifier.LinearIntentClassifier"
 
-SPARSE = [
+SPARSE: List[dict] = [
     {"name": "RegexFeaturizer", "use_lookup_tables": True},
     {"name": "LexicalSyntacticFeaturizer"},
     {"name": "CountVectorsFeaturizer"},
-    {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 2, "max_ngram": 4,
-     "max_features": 8000},
+    {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 2, "max_ngram": 4, "max_features": 8000},
 ]
-WORDLLAMA = [{"name": "bot.nlp.static_embeddings.StaticEmbeddingFeaturizer"}]
-DIET = {"name": "DIETClassifier", "epochs": 60, "entity_recognition": False,
-        "constrain_similarities": True, "random_seed": 42}
+WORDLLAMA: List[dict] = [{"name": "bot.nlp.static_embeddings.StaticEmbeddingFeaturizer"}]
+DIET = {
+    "name": "DIETClassifier",
+    "epochs": 60,
+    "entity_recognition": False,
+    "constrain_similarities": True,
+    "random_seed": 42,
+}
 LINEAR = {"name": SHIPPED_CLASSIFIER}
 
 CANDIDATES: Dict[str, List[dict]] = {
     "DIET, 60 epochs, sparse n-grams (before)": SPARSE + [DIET],
     "DIET, 60 epochs, sparse n-grams + wordllama": SPARSE + WORDLLAMA + [DIET],
-    "Rasa LogisticRegressionClassifier, sparse n-grams": SPARSE + [
-        {"name": "LogisticRegressionClassifier", "max_iter": 1000}],
+    "Rasa LogisticRegressionClassifier, sparse n-grams": SPARSE
+    + [{"name": "LogisticRegressionClassifier", "max_iter": 1000}],
     "linear: TF-IDF char 1-4 + word 1-2, C=10": [LINEAR],
     "linear + wordllama sentence vectors, C=10 (shipped)": WORDLLAMA + [LINEAR],
     "linear + wordllama, C=30": WORDLLAMA + [dict(LINEAR, C=30.0)],
@@ -52,7 +57,7 @@ def pipeline_with(classifier_part: List[dict]) -> dict:
     names = [c["name"] for c in config["pipeline"]]
     at = names.index(SHIPPED_CLASSIFIER)
     head = [c for c in config["pipeline"][:at] if c["name"] in ("SpacyNLP", "SpacyTokenizer")]
-    config["pipeline"] = head + classifier_part + config["pipeline"][at + 1:]
+    config["pipeline"] = head + classifier_part + config["pipeline"][at + 1 :]
     config["policies"] = []
     return config
 
@@ -69,8 +74,9 @@ class Result:
     everyday_crisis: float
 
 
-def measure(index: int, name: str, classifier_part: List[dict], folds: int, tmp: Path,
-            progress: Callable[[str], None]) -> Result:
+def measure(
+    index: int, name: str, classifier_part: List[dict], folds: int, tmp: Path, progress: Callable[[str], None]
+) -> Result:
     config_file = tmp / f"config-{index}.yml"
     config_file.write_text(yaml.safe_dump(pipeline_with(classifier_part), sort_keys=False))
     nlu_file = tmp / "nlu.yml"
@@ -92,30 +98,43 @@ def measure(index: int, name: str, classifier_part: List[dict], folds: int, tmp:
     if folds > 1:
         texts, truth, predicted = cross_validate(config_file, folds, progress=progress)
         cv = score(texts, truth, predicted).macro_f1
-    return Result(name, seconds, para.macro_f1, para.worst(1)[0][1], cv, share(oos, [OUT_OF_SCOPE]),
-                  crisis_share(fig), crisis_share(everyday))
+    return Result(
+        name,
+        seconds,
+        para.macro_f1,
+        para.worst(1)[0][1],
+        cv,
+        share(oos, [OUT_OF_SCOPE]),
+        crisis_share(fig),
+        crisis_share(everyday),
+    )
 
 
 def compare(folds: int = 3, progress: Callable[[str], None] = print) -> List[Result]:
     with tempfile.TemporaryDirectory(prefix="compare-") as tmp:
-        return [measure(i, name, part, folds, Path(tmp), progress)
-                for i, (name, part) in enumerate(CANDIDATES.items())]
+        return [measure(i, name, part, folds, Path(tmp), progress) for i, (name, part) in enumerate(CANDIDATES.items())]
 
 
 def markdown(results: List[Result], folds: int) -> str:
     with_cv = folds > 1
-    lines = ["# Classifier candidates", "",
-             "Same training data, same spaCy head and tail, scored on the main evaluation sets; "
-             f"`make compare`{f' --folds {folds}' if with_cv else ''}. The crisis gate thresholds were "
-             "cross-validated for the shipped classifier; other classifiers' confidences are spread "
-             "differently, so their crisis false-alarm columns would move with their own thresholds.", "",
-             "| candidate | NLU training s | paraphrase macro-F1 | lowest intent F1 |"
-             + (" CV macro-F1 |" if with_cv else "")
-             + " out of scope recognised | figurative/informational as crisis | everyday as crisis |",
-             "|---" * (7 + with_cv) + "|"]
+    lines = [
+        "# Classifier candidates",
+        "",
+        "Same training data, same spaCy head and tail, scored on the main evaluation sets; "
+        f"`make compare`{f' --folds {folds}' if with_cv else ''}. The crisis gate thresholds were "
+        "cross-validated for the shipped classifier; other classifiers' confidences are spread "
+        "differently, so their crisis false-alarm columns would move with their own thresholds.",
+        "",
+        "| candidate | NLU training s | paraphrase macro-F1 | lowest intent F1 |"
+        + (" CV macro-F1 |" if with_cv else "")
+        + " out of scope recognised | figurative/informational as crisis | everyday as crisis |",
+        "|---" * (7 + with_cv) + "|",
+    ]
     for r in results:
         cv = f" {r.cv_f1:.3f} |" if with_cv and r.cv_f1 is not None else ""
-        lines.append(f"| {r.name} | {r.train_seconds:.0f} | {r.paraphrase_f1:.3f} | {r.paraphrase_worst:.2f} |{cv}"
-                     f" {100 * r.out_of_scope:.1f} % | {100 * r.figurative_crisis:.1f} % "
-                     f"| {100 * r.everyday_crisis:.2f} % |")
+        lines.append(
+            f"| {r.name} | {r.train_seconds:.0f} | {r.paraphrase_f1:.3f} | {r.paraphrase_worst:.2f} |{cv}"
+            f" {100 * r.out_of_scope:.1f} % | {100 * r.figurative_crisis:.1f} % "
+            f"| {100 * r.everyday_crisis:.2f} % |"
+        )
     return "\n".join(lines) + "\n"

@@ -4,6 +4,7 @@ Each fold trains the real Rasa NLU pipeline (rasa.model_training.train_nlu) on t
 folds and parses the held-back one through it, so the figure is the pipeline's, safety net
 and fallback included. Stratified by intent, with a fixed seed.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -24,16 +25,21 @@ def training_data():
 def train_nlu_model(config: Path, nlu_file: Path, out_dir: Path, name: str) -> Path:
     from rasa.model_training import train_nlu
 
-    path = train_nlu(config=str(config), nlu_data=str(nlu_file), output=str(out_dir),
-                     fixed_model_name=name, domain=str(ROOT / "domain.yml"))
+    path = train_nlu(
+        config=str(config),
+        nlu_data=str(nlu_file),
+        output=str(out_dir),
+        fixed_model_name=name,
+        domain=str(ROOT / "domain.yml"),
+    )
     if path is None:
         raise RuntimeError(f"training {config} on {nlu_file} produced no model")
     return Path(path)
 
 
-def cross_validate(config: Path, folds: int = 5, seed: int = 42,
-                   progress: Optional[Callable[[str], None]] = None
-                   ) -> Tuple[List[str], List[str], List[str]]:
+def cross_validate(
+    config: Path, folds: int = 5, seed: int = 42, progress: Optional[Callable[[str], None]] = None
+) -> Tuple[List[str], List[str], List[str]]:
     """(texts, expected intents, predicted intents) over every training example, each
     predicted by a model that never saw it."""
     from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
@@ -51,8 +57,10 @@ def cross_validate(config: Path, folds: int = 5, seed: int = 42,
                 progress(f"fold {fold}/{folds}: training on {len(train_idx)}, testing {len(test_idx)}")
             subset = TrainingData(
                 training_examples=[examples[i] for i in train_idx],
-                entity_synonyms=data.entity_synonyms, lookup_tables=data.lookup_tables,
-                regex_features=data.regex_features)
+                entity_synonyms=data.entity_synonyms,
+                lookup_tables=data.lookup_tables,
+                regex_features=data.regex_features,
+            )
             nlu_file = Path(tmp) / f"fold{fold}.yml"
             RasaYAMLWriter().dump(str(nlu_file), subset)
             model = train_nlu_model(config, nlu_file, Path(tmp), f"fold{fold}")

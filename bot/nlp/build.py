@@ -8,25 +8,62 @@ plus the duration patterns below.
 
 Run with `python -m bot.nlp.build` (the Makefile does it when its inputs change).
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Any, Dict, List, cast
 
 import spacy
+from spacy.pipeline import EntityRuler
 
 from bot.nlp.vocabulary import lookups
 from bot.paths import SPACY_MODEL_DIR
 
 NUMBER_WORDS = [
-    "a", "an", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-    "ten", "eleven", "twelve", "twenty", "thirty", "forty", "few", "couple", "several",
+    "a",
+    "an",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "twenty",
+    "thirty",
+    "forty",
+    "few",
+    "couple",
+    "several",
 ]
 TIME_UNITS = [
-    "min", "mins", "minute", "minutes", "h", "hr", "hrs", "hour", "hours", "day", "days",
-    "week", "weeks", "wk", "wks", "month", "months", "night", "nights",
+    "min",
+    "mins",
+    "minute",
+    "minutes",
+    "h",
+    "hr",
+    "hrs",
+    "hour",
+    "hours",
+    "day",
+    "days",
+    "week",
+    "weeks",
+    "wk",
+    "wks",
+    "month",
+    "months",
+    "night",
+    "nights",
 ]
 DAY_WORDS = ["yesterday", "today", "tonight", "tomorrow"]
 DAY_PARTS = ["night", "morning", "afternoon", "evening", "week", "month"]
@@ -40,10 +77,18 @@ def duration_patterns() -> List[Dict]:
     glued = {"LOWER": {"REGEX": r"^\d+(\.\d+)?(h|hr|hrs|hours?|d|days?|mins?)$"}}
     ago = {"LOWER": {"IN": ["ago", "back"]}, "OP": "?"}
     about = {"LOWER": {"IN": ["about", "around", "like", "roughly", "over", "nearly"]}, "OP": "?"}
-    pats = []
+    pats: List[List[Dict[str, Any]]] = []
     for num in (number, digits):
-        pats.append([about, num, {"LOWER": {"IN": ["and", "&"]}, "OP": "?"},
-                     {"LOWER": {"IN": ["a", "half"]}, "OP": "*"}, unit, ago])
+        pats.append(
+            [
+                about,
+                num,
+                {"LOWER": {"IN": ["and", "&"]}, "OP": "?"},
+                {"LOWER": {"IN": ["a", "half"]}, "OP": "*"},
+                unit,
+                ago,
+            ]
+        )
     pats.append([about, glued, ago])
     pats.append([{"LOWER": "since", "OP": "?"}, {"LOWER": {"IN": DAY_WORDS}}])
     pats.append([{"LOWER": {"IN": ["last", "this"]}}, {"LOWER": {"IN": DAY_PARTS}}])
@@ -64,7 +109,7 @@ def build(target: Path = SPACY_MODEL_DIR) -> spacy.language.Language:
     nlp = spacy.blank("en")
     nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
     nlp.add_pipe("sentencizer")
-    ruler = nlp.add_pipe("entity_ruler", config={"overwrite_ents": True})
+    ruler = cast(EntityRuler, nlp.add_pipe("entity_ruler", config={"overwrite_ents": True}))
     nlp.initialize()  # loads the lookup tables from spacy-lookups-data
     ruler.add_patterns(vocabulary_patterns() + duration_patterns())
     nlp.meta["name"] = "detox_support_pipeline"

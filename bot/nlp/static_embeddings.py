@@ -13,6 +13,7 @@ sub-word rather than by word cross-validated better (0.864 against 0.853 macro-F
 rare and misspelt words split into several pieces and so count for more. Whether this helps is measured, not
 assumed: `make compare` runs the candidates with and without it.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -39,8 +40,7 @@ def wordllama_files(name: str = "l2_supercat", dim: int = 256) -> Tuple[Path, Pa
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("the wordllama package is not installed (requirements-nodeps.txt)")
     package = Path(list(spec.submodule_search_locations)[0])
-    return (package / "weights" / f"{name}_{dim}.safetensors",
-            package / "tokenizers" / f"{name}_tokenizer_config.json")
+    return (package / "weights" / f"{name}_{dim}.safetensors", package / "tokenizers" / f"{name}_tokenizer_config.json")
 
 
 @lru_cache(maxsize=2)
@@ -68,8 +68,13 @@ class StaticEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         self._matrix, self._subwords = load_vectors(self._config["vectors"], self._config["dimensions"])
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "StaticEmbeddingFeaturizer":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> StaticEmbeddingFeaturizer:
         return cls(config, execution_context.node_name)
 
     @classmethod

@@ -1,4 +1,5 @@
 """Reads the entity vocabulary (data/entities.yml): lookup tables and synonyms."""
+
 from __future__ import annotations
 
 from functools import lru_cache

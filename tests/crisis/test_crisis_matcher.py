@@ -1,4 +1,5 @@
 """The crisis safety net against phrasings written independently of its rules."""
+
 from pathlib import Path
 
 import pytest
@@ -73,8 +74,7 @@ def test_together_rules_match_in_any_order_and_across_sentences(matcher):
 def test_together_rules_need_their_groups_close_together(tmp_path):
     rules = tmp_path / "rules.yml"
     rules.write_text(
-        "intents:\n  crisis_medical:\n    - note: near\n      within: 5\n"
-        "      together: [['toddler'], ['~swallow']]\n"
+        "intents:\n  crisis_medical:\n    - note: near\n      within: 5\n      together: [['toddler'], ['~swallow']]\n"
     )
     near = CrisisMatcher(spacy.load(SPACY_MODEL_DIR), rules)
     assert near.match("toddler swallowed it") is not None
@@ -113,6 +113,7 @@ def test_the_first_token_of_every_pattern_is_a_plain_equality(matcher):
     # spaCy tests the first token of every pattern at every token of a message; a set
     # (`IN`) there is a Python call each time, which made long messages slow
     from bot.nlp.crisis_matcher import _plain_first
+
     split = _plain_first(compile_pattern("~die|dying now")[0])
     assert split == [[{"LEMMA": "die"}, {"LOWER": {"IN": ["now"]}}]]
     split = _plain_first(compile_pattern("a|b c")[0])
@@ -121,46 +122,54 @@ def test_the_first_token_of_every_pattern_is_a_plain_equality(matcher):
     assert _plain_first(optional_first) == [optional_first]
 
 
-@pytest.mark.parametrize("text", [
-    "can i take liquids in my hand luggage",
-    "What did the Crocodile swallow in Peter Pan?",
-    "i had my methadone this morning",
-    "my mum is coming round for tea",
-    "the car in front of me braked",
-    "i sprained my wrist",
-    "help me write a cover letter",
-    "i got food poisoning",
-    "what's a pulse oximeter",
-    "the price jumped from 5 to 10 pounds",
-    "go over the bridge and turn left",
-    "at what point do withdrawals peak",
-    "my baby is kicking a lot today",
-    "the doctor wants to see me again next week",
-    "i need an emergency plumber",
-    "he has a gun licence",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can i take liquids in my hand luggage",
+        "What did the Crocodile swallow in Peter Pan?",
+        "i had my methadone this morning",
+        "my mum is coming round for tea",
+        "the car in front of me braked",
+        "i sprained my wrist",
+        "help me write a cover letter",
+        "i got food poisoning",
+        "what's a pulse oximeter",
+        "the price jumped from 5 to 10 pounds",
+        "go over the bridge and turn left",
+        "at what point do withdrawals peak",
+        "my baby is kicking a lot today",
+        "the doctor wants to see me again next week",
+        "i need an emergency plumber",
+        "he has a gun licence",
+    ],
+)
 def test_generic_words_alone_are_not_crisis_language(matcher, text):
     assert matcher.crisis_language(text) == []
 
 
-@pytest.mark.parametrize("text", [
-    "i swallowed all my pills",
-    "my toddler swallowed something",
-    "the pills are in my hand",
-    "i have a knife in front of me",
-    "help me please",
-    "i can barely breathe",
-    "he's gone all floppy",
-    "i feel faint",
-    "i'm pregnant and bleeding",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i swallowed all my pills",
+        "my toddler swallowed something",
+        "the pills are in my hand",
+        "i have a knife in front of me",
+        "help me please",
+        "i can barely breathe",
+        "he's gone all floppy",
+        "i feel faint",
+        "i'm pregnant and bleeding",
+    ],
+)
 def test_tightened_crisis_language_still_finds_crisis_words(matcher, text):
     assert matcher.crisis_language(text)
 
 
 def test_informational_questions_are_crisis_language_but_not_rule_hits(matcher):
-    for text in ("what are the signs of an overdose, like blue lips",
-                 "does narcan still work if the person has already stopped breathing",
-                 "is suicide risk higher for people with depression who use heroin"):
+    for text in (
+        "what are the signs of an overdose, like blue lips",
+        "does narcan still work if the person has already stopped breathing",
+        "is suicide risk higher for people with depression who use heroin",
+    ):
         assert matcher.match(text) is None
         assert matcher.crisis_language(text), text

@@ -1,5 +1,6 @@
 """A real conversation through the real stack (Rasa + actions + web) that types personal
 data; afterwards the SQLite file's bytes, and the processes' logs, contain none of it."""
+
 from __future__ import annotations
 
 import json
@@ -15,11 +16,12 @@ pytestmark = pytest.mark.stack
 # (what the visitor types, the personal data in it that must never reach the disk)
 MESSAGES = [
     ("hi, my name is Rosalind Featherstone", ["Rosalind", "Featherstone"]),
-    ("my email is rosalind.f@example.com and my mobile is 07700 900461",
-     ["rosalind.f@example.com", "07700 900461", "07700900461", "900461"]),
+    (
+        "my email is rosalind.f@example.com and my mobile is 07700 900461",
+        ["rosalind.f@example.com", "07700 900461", "07700900461", "900461"],
+    ),
     ("I live at 14 Wetherby Road, Leeds LS6 2AB", ["Wetherby", "LS6 2AB", "LS62AB"]),
-    ("my NHS number is 943 476 5919 and I was born on 12/03/1985",
-     ["943 476 5919", "9434765919", "12/03/1985"]),
+    ("my NHS number is 943 476 5919 and I was born on 12/03/1985", ["943 476 5919", "9434765919", "12/03/1985"]),
     ("my US cell is (415) 555-2671, ssn 078-05-1120", ["555-2671", "4155552671", "078-05-1120", "078051120"]),
     ("I'm called Ros, I took heroin 8 hours ago and I'm starting to rattle", ["Ros,"]),
     ("<script>alert('x')</script> thanks, bye", []),
@@ -28,7 +30,7 @@ MESSAGES = [
 
 def sqlite_path(db_url: str) -> Path:
     assert db_url.startswith("sqlite:///"), db_url
-    return Path(db_url[len("sqlite:///"):])
+    return Path(db_url[len("sqlite:///") :])
 
 
 def disk_bytes(path: Path) -> bytes:
@@ -62,8 +64,10 @@ def test_personal_data_typed_in_a_conversation_never_reaches_the_disk(stack, cha
     # What was stored is the redacted conversation, message by message.
     engine = sa.create_engine(stack.settings.db_url)
     with engine.connect() as c:
-        rows = c.execute(sa.text("SELECT intent_name, data FROM events WHERE sender_id = :s AND type_name = 'user' "
-                                 "ORDER BY id"), {"s": sender}).all()
+        rows = c.execute(
+            sa.text("SELECT intent_name, data FROM events WHERE sender_id = :s AND type_name = 'user' ORDER BY id"),
+            {"s": sender},
+        ).all()
     engine.dispose()
     texts = [json.loads(data)["text"] for _, data in rows]
     assert texts == [
@@ -80,7 +84,9 @@ def test_personal_data_typed_in_a_conversation_never_reaches_the_disk(stack, cha
     # for what the visitor typed, and entities from the unredacted part survive.
     request = urllib.request.Request(
         f"{stack.settings.rasa_url}/model/parse?token={stack.settings.rasa_token}",
-        data=json.dumps({"text": MESSAGES[5][0]}).encode(), headers={"Content-Type": "application/json"})
+        data=json.dumps({"text": MESSAGES[5][0]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         parsed = json.loads(response.read())
     stored_intent, stored = rows[5][0], json.loads(rows[5][1])
@@ -90,7 +96,7 @@ def test_personal_data_typed_in_a_conversation_never_reaches_the_disk(stack, cha
     # entity offsets were moved to the redacted text ("Ros" became "[NAME]")
     heroin = next(e for e in stored["parse_data"]["entities"] if e["entity"] == "substance")
     if "start" in heroin:
-        assert stored["text"][heroin["start"]:heroin["end"]] == "heroin"
+        assert stored["text"][heroin["start"] : heroin["end"]] == "heroin"
 
 
 def test_staff_read_the_real_conversation_redacted_in_the_console(stack, chat):
@@ -115,8 +121,12 @@ def test_staff_read_the_real_conversation_redacted_in_the_console(stack, chat):
     web = stack.settings.web_url
     http = requests.Session()
     token = csrf_of(http.get(f"{web}/staff/login").text)
-    assert http.post(f"{web}/staff/login", data={"username": "reviewer", "password": PASSWORD,
-                                                 "csrf_token": token}).status_code == 200
+    assert (
+        http.post(
+            f"{web}/staff/login", data={"username": "reviewer", "password": PASSWORD, "csrf_token": token}
+        ).status_code
+        == 200
+    )
     listing = http.get(f"{web}/staff/conversations?view=needs_review").text
     rows = re.findall(r'<tr class="(row-crisis|)">\s*<td><a href="/staff/conversations/([^"?]+)"', listing)
     crisis_flags = [cls == "row-crisis" for cls, _ in rows]
@@ -127,6 +137,8 @@ def test_staff_read_the_real_conversation_redacted_in_the_console(stack, chat):
     assert "my number is [PHONE]" in page
     assert "crisis_suicidal" in page
     assert "Bartholomew" not in page and "900321" not in page
-    export = http.post(f"{web}/staff/export/conversations", data={"format": "json", "csrf_token": csrf_of(page),
-                                                                   "conversation_id": sender})
+    export = http.post(
+        f"{web}/staff/export/conversations",
+        data={"format": "json", "csrf_token": csrf_of(page), "conversation_id": sender},
+    )
     assert "[NAME]" in export.text and "Bartholomew" not in export.text and "900321" not in export.text

@@ -1,4 +1,5 @@
 """The lock store hands out each ticket once, even to servers asking at the same moment."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,7 +13,7 @@ from rasa.utils.endpoints import EndpointConfig
 from bot.lock_store import AtomicRedisLockStore
 from tests.services import running_redis
 
-pytestmark = pytest.mark.postgres  # needs a real Redis server, like the scale-out tests
+pytestmark = pytest.mark.redis  # a real Redis server, started on loopback by tests/services.py
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +25,9 @@ def redis_url():
 def store(url: str) -> AtomicRedisLockStore:
     parsed = urlparse(url)
     # as Rasa builds it from endpoints.scale-out.yml: values from the environment are text
-    return AtomicRedisLockStore(EndpointConfig(url=parsed.hostname, type="x", port=str(parsed.port),
-                                               db="0", key_prefix="test"))
+    return AtomicRedisLockStore(
+        EndpointConfig(url=parsed.hostname, type="x", port=str(parsed.port), db="0", key_prefix="test")
+    )
 
 
 def test_simultaneous_tickets_for_one_conversation_are_all_different(redis_url):

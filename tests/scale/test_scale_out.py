@@ -3,31 +3,37 @@
 A visitor's messages may reach either server (a load balancer does not know about
 conversations); the conversation must carry on as if there were one server.
 """
+
 from __future__ import annotations
 
 import json
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 
 import pytest
 
-from bot import facts, settings as settings_module
+from bot import facts
+from bot import settings as settings_module
 from bot.stack import Stack
 from tests.conftest import ARTIFACTS, first_paragraph, post_json
 from tests.services import free_port, running_postgres, running_redis
 
-pytestmark = [pytest.mark.postgres, pytest.mark.stack]
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.stack]
 FACTS = facts.load()
 
 
 @pytest.fixture(scope="module")
 def servers():
     with running_postgres("bot_scale") as pg_url, running_redis() as redis_url:
-        first = replace(settings_module.load(), db_url=pg_url, redis_url=redis_url,
-                        rasa_port=free_port(), actions_port=free_port(), web_port=free_port())
-        second = replace(first, rasa_port=free_port())
+        first = settings_module.load().replace(
+            db_url=pg_url,
+            redis_url=redis_url,
+            rasa_port=free_port(),
+            actions_port=free_port(),
+            web_port=free_port(),
+        )
+        second = first.replace(rasa_port=free_port())
         a = Stack(first, log_dir=ARTIFACTS / "logs" / "scale-a")
         b = Stack(second, log_dir=ARTIFACTS / "logs" / "scale-b")
         try:
@@ -61,8 +67,14 @@ def test_a_conversation_carries_on_across_servers(servers):
 def test_simultaneous_messages_to_both_servers_are_all_kept(servers):
     a, b = servers
     sender = uuid.uuid4().hex
-    questions = ["what is naloxone", "what is methadone", "what helps with cravings",
-                 "what are the signs of an overdose", "what is buvidal", "what happens after detox"]
+    questions = [
+        "what is naloxone",
+        "what is methadone",
+        "what helps with cravings",
+        "what are the signs of an overdose",
+        "what is buvidal",
+        "what happens after detox",
+    ]
     targets = [a if i % 2 == 0 else b for i in range(len(questions))]
     with ThreadPoolExecutor(len(questions)) as pool:
         replies = list(pool.map(lambda pair: say(pair[0], sender, pair[1]), zip(targets, questions)))
