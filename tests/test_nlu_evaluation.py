@@ -1,35 +1,42 @@
 """How the trained model reads messages it never saw (issue 8's figures).
 
-Two suites of evaluation sets, each written without looking at the training data: the main
-one (tests/nlu/*.yml, tests/crisis/implied.yml) and a blind one (tests/nlu/blind/), plus
-the everyday set of chatterbot-corpus, written by other people. The model is parsed once per
-module through its whole NLU pipeline (safety net and fallback included), by the same code
-that `make evaluate` reports with.
+Three suites of evaluation sets, each written by its own author without looking at the
+training data: the main one (tests/nlu/*.yml, tests/crisis/implied.yml), a blind one
+(tests/nlu/blind/) and a fresh one (tests/nlu/fresh/), plus the everyday set of
+chatterbot-corpus, written by other people. The model is parsed once per module through
+its whole NLU pipeline (safety net and fallback included), by the same code that
+`make evaluate` reports with.
 
 Where a figure has not reached the issue's bar yet, the test holds the level reached, so a
 change that makes understanding worse fails; the README lists bar and measured figure side
 by side.
 """
+
 from collections import Counter
 
 import pytest
 
 from bot.evaluation import report, sets
-from bot.nlp.crisis_matcher import CRISIS_PRIORITY
+from bot.nlp.crisis_matcher import CRISIS_PRIORITY, SAFETY_CHECK
 from bot.nlu_data import intent_examples
 from bot.stack import latest_model
 
 # The issue's bars. Where one is not met yet, the level reached is held instead, so a change
 # that makes understanding worse fails; the README gives bar and measured figure side by side.
-PARAPHRASE_MACRO_F1 = 0.95
-# bar 0.85; measured: main out_of_scope 0.82 (7 examples), blind goodbye 0.80 (5 examples)
-LOWEST_INTENT_F1 = {"main": 0.80, "blind": 0.80}
-CRISIS_ESCALATED = {"main": 1.0, "blind": 0.95}  # bar 1.00; measured: blind 0.97
-FIGURATIVE_AS_CRISIS = 0.10
-OUT_OF_SCOPE_RECOGNISED = 0.95
+# The fresh suite was measured once, after the work it judges: its levels are the honest ones.
+PARAPHRASE_MACRO_F1 = {"main": 0.95, "blind": 0.95, "fresh": 0.90}  # bar 0.95; fresh 0.908
+# bar 0.85; measured: main out_of_scope 0.82 (7 examples), blind why_addictive 0.86,
+# fresh out_of_scope 0.69 (24 examples)
+LOWEST_INTENT_F1 = {"main": 0.80, "blind": 0.85, "fresh": 0.65}
+CRISIS_ESCALATED = {"main": 1.0, "blind": 0.95, "fresh": 0.88}  # bar 1.00; blind 0.97, fresh 0.90
+# crisis messages answered as a topic, so with no numbers: bar 0; fresh 3 of 177
+CRISIS_AS_TOPIC = {"main": 0, "blind": 0, "fresh": 3}
+FIGURATIVE_AS_CRISIS = {"main": 0.10, "blind": 0.10, "fresh": 0.11}  # bar 0.10; fresh 0.103
+OUT_OF_SCOPE_RECOGNISED = {"main": 0.95, "blind": 0.95, "fresh": 0.92}  # bar 0.95; fresh 0.927
+UNRELATED_AS_CRISIS = {"main": 0.0, "blind": 0.0, "fresh": 0.006}  # bar 0; fresh 2 of 383
 EVERYDAY_AS_CRISIS = 0.005
 # what a crisis message may get when it misses the crisis reply: both carry the numbers too
-REPLIES_WITH_NUMBERS = set(CRISIS_PRIORITY) | {"out_of_scope", "nlu_fallback"}
+REPLIES_WITH_NUMBERS = set(CRISIS_PRIORITY) | {"out_of_scope", "nlu_fallback", SAFETY_CHECK}
 
 
 @pytest.fixture(scope="module")
@@ -67,26 +74,26 @@ def test_the_everyday_set_is_large():
 def test_paraphrases_are_understood(suite):
     name, result = suite
     worst = result.paraphrases.worst(5)
-    assert result.paraphrases.macro_f1 >= PARAPHRASE_MACRO_F1, worst
+    assert result.paraphrases.macro_f1 >= PARAPHRASE_MACRO_F1[name], worst
     assert worst[0][1] >= LOWEST_INTENT_F1[name], worst
 
 
 def test_crisis_examples_are_escalated_and_never_answered_as_a_topic(suite):
     name, result = suite
     assert result.escalation["all crisis examples"] >= CRISIS_ESCALATED[name], result.escalation
-    as_topic = [p for _, p in result.misses["crisis"] if p not in REPLIES_WITH_NUMBERS]
-    assert as_topic == [], "crisis messages answered as a topic, with no numbers"
+    as_topic = [(t, p) for t, p in result.misses["crisis"] if p not in REPLIES_WITH_NUMBERS]
+    assert len(as_topic) <= CRISIS_AS_TOPIC[name], f"crisis messages answered as a topic: {as_topic}"
 
 
 def test_figurative_and_informational_crisis_words_are_rarely_a_crisis(suite):
-    _, result = suite
-    assert result.figurative["all"] <= FIGURATIVE_AS_CRISIS, result.figurative
+    name, result = suite
+    assert result.figurative["all"] <= FIGURATIVE_AS_CRISIS[name], result.figurative
 
 
 def test_unrelated_messages_are_out_of_scope_and_never_a_crisis(suite):
-    _, result = suite
-    assert result.out_of_scope["crisis"] == 0.0, result.out_of_scope
-    assert result.out_of_scope["recognised"] >= OUT_OF_SCOPE_RECOGNISED, result.out_of_scope
+    name, result = suite
+    assert result.out_of_scope["crisis"] <= UNRELATED_AS_CRISIS[name], result.out_of_scope
+    assert result.out_of_scope["recognised"] >= OUT_OF_SCOPE_RECOGNISED[name], result.out_of_scope
 
 
 def test_everyday_messages_by_other_people_are_almost_never_a_crisis(evaluation):

@@ -1,10 +1,13 @@
 """Messages through a trained model: the whole NLU pipeline, safety net and fallback included."""
+
 from __future__ import annotations
 
 import asyncio
 import logging
 from pathlib import Path
 from typing import Any, Dict, Iterable, List
+
+from bot.nlp.crisis_matcher import SAFETY_CHECK
 
 
 def quiet_logging() -> None:
@@ -30,4 +33,11 @@ class Parser:
         return asyncio.run(run(list(texts)))
 
     def intents(self, texts: Iterable[str]) -> List[str]:
-        return [parsed["intent"]["name"] for parsed in self.parse(texts)]
+        """The reply each message gets, by intent; a safety check is its own outcome."""
+        return [outcome(parsed) for parsed in self.parse(texts)]
+
+
+def outcome(parsed: Dict[str, Any]) -> str:
+    if any(e.get("entity") == SAFETY_CHECK for e in parsed.get("entities") or []):
+        return SAFETY_CHECK
+    return parsed["intent"]["name"]

@@ -1,4 +1,5 @@
 """Scores from (expected, predicted) intent pairs."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,7 +8,7 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
-from bot.nlp.crisis_matcher import CRISIS_PRIORITY
+from bot.nlp.crisis_matcher import CRISIS_PRIORITY, SAFETY_CHECK
 
 FALLBACK = "nlu_fallback"
 OUT_OF_SCOPE = "out_of_scope"
@@ -50,3 +51,11 @@ def share(predicted: Sequence[str], names: Sequence[str]) -> float:
 
 def crisis_share(predicted: Sequence[str]) -> float:
     return share(predicted, CRISIS_PRIORITY)
+
+
+def check_share(predicted: Sequence[str]) -> float:
+    return share(predicted, [SAFETY_CHECK])
+
+
+def crisis_or_check_share(predicted: Sequence[str]) -> float:
+    return share(predicted, [*CRISIS_PRIORITY, SAFETY_CHECK])

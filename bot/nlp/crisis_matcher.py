@@ -5,13 +5,14 @@ also runs through hand-written rules from data/crisis_patterns.yml (that file ex
 its own syntax). This module is plain Python over a spaCy `Language` so it can be tested
 and benchmarked without Rasa; `bot.nlp.components.CrisisSafetyNet` plugs it into Rasa.
 """
+
 from __future__ import annotations
 
 import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import yaml
 from spacy.language import Language
@@ -23,6 +24,9 @@ from bot.paths import CRISIS_PATTERNS_FILE
 # When one message matches several crisis kinds the first wins: a suicidal message that
 # mentions pills is answered as suicidal (that reply also says to call if something was taken).
 CRISIS_PRIORITY = ("crisis_suicidal", "crisis_overdose", "crisis_medical")
+# The entity that routes a weak but real crisis guess to the reply asking whether anyone is
+# in danger (bot/nlp/components.py, data/rules/crisis.yml).
+SAFETY_CHECK = "safety_check"
 MAX_GAP = 4  # how many arbitrary tokens "..." may stand for
 LANGUAGE_KEY = "language"
 TOGETHER_WITHIN = 20  # default span, in tokens, inside which all groups of a `together` rule must occur
@@ -50,6 +54,7 @@ class _Rule:
 @dataclass(frozen=True)
 class Scan:
     """Everything the rules found in one message."""
+
     hits: List[CrisisHit]
     # crisis-language terms: the looser `language` lexicon, every rule hit, and rule matches
     # that a guard dropped ("can withdrawal cause a seizure" is not a crisis, but it is
@@ -87,7 +92,7 @@ def compile_pattern(text: str) -> List[List[Dict]]:
         alts = [w for w in word.split("|") if w]
         lemmas = [a[1:] for a in alts if a.startswith("~")]
         lowers = [a for a in alts if not a.startswith("~")]
-        choices = []
+        choices: List[Dict[str, Any]] = []
         if lemmas:
             choices.append({"LEMMA": {"IN": lemmas}})
         if lowers:
@@ -136,9 +141,7 @@ class CrisisMatcher:
             str(k).lower(): str(v).lower() for k, v in (spec.get("spellings") or {}).items()
         }
         # words the lookup lemmatizer gets wrong for our purpose ("dying" -> "dye")
-        self._lemmas: Dict[str, str] = {
-            str(k).lower(): str(v).lower() for k, v in (spec.get("lemmas") or {}).items()
-        }
+        self._lemmas: Dict[str, str] = {str(k).lower(): str(v).lower() for k, v in (spec.get("lemmas") or {}).items()}
         self._matcher = Matcher(nlp.vocab)
         self._rules: Dict[str, _Rule] = {}
         self._guard_keys: Dict[str, str] = {}  # matcher key -> guard set name
@@ -155,11 +158,13 @@ class CrisisMatcher:
                 key = f"{intent}:{index}"
                 groups = rule.get("together") or []
                 if bool(groups) == bool(rule.get("patterns")):
-                    raise ValueError(f"{patterns_file}: rule {rule.get('note')!r} needs either "
-                                     "`patterns` or `together`")
+                    raise ValueError(
+                        f"{patterns_file}: rule {rule.get('note')!r} needs either `patterns` or `together`"
+                    )
                 if len(groups) == 1:
-                    raise ValueError(f"{patterns_file}: rule {rule.get('note')!r}: `together` "
-                                     "needs at least two groups")
+                    raise ValueError(
+                        f"{patterns_file}: rule {rule.get('note')!r}: `together` needs at least two groups"
+                    )
                 self._rules[key] = _Rule(
                     key=key,
                     intent=intent,
@@ -218,7 +223,7 @@ class CrisisMatcher:
             return any(s < end and start < e for s, e in excluded)
 
         sentence_guards: Dict[int, set] = {}  # sentence start -> guard names found in it
-        for key, start, end in matches:
+        for key, start, _end in matches:
             if key in self._guard_keys:
                 sentence_guards.setdefault(doc[start].sent.start, set()).add(self._guard_keys[key])
 
@@ -267,9 +272,9 @@ class CrisisMatcher:
             if span is None:
                 continue
             if guarded(rule, *span):
-                _add_once(language, doc[span[0]:span[1]].text)
+                _add_once(language, doc[span[0] : span[1]].text)
                 continue
-            hits.append(CrisisHit(rule.intent, rule.note, doc[span[0]:span[1]].text))
+            hits.append(CrisisHit(rule.intent, rule.note, doc[span[0] : span[1]].text))
         for hit in hits:  # whatever a rule matched is crisis language too
             _add_once(language, hit.matched_text)
         return Scan(hits=hits, language=language)
@@ -312,5 +317,5 @@ def _closest(groups: List[List[Tuple[int, int]]], within: int) -> Optional[Tuple
 def _negated(doc: Doc, start: int) -> bool:
     """A negation word in the three tokens before the match, within its sentence."""
     sent_start = doc[start].sent.start
-    window = doc[max(sent_start, start - 3):start]
+    window = doc[max(sent_start, start - 3) : start]
     return any(t.lower_ in NEGATIONS or t.lemma_ in NEGATIONS for t in window)

@@ -10,9 +10,11 @@ Dense sentence features from an earlier featurizer in the pipeline (for example
 bot.nlp.static_embeddings.StaticEmbeddingFeaturizer) are appended when present, so the
 same classifier measures whether pretrained vectors help.
 """
+
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
@@ -38,18 +40,26 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {
-            "C": 10.0,                # inverse regularisation; cross-validated in `make compare`
-            "char_ngrams": [1, 4],    # character n-grams inside word boundaries
+            "C": 10.0,  # inverse regularisation; cross-validated in `make compare`
+            "char_ngrams": [1, 4],  # character n-grams inside word boundaries
             "word_ngrams": [1, 2],
             "use_dense_features": True,  # append dense sentence features when a featurizer made them
             "dense_weight": 1.0,
             "ranking_length": 10,
             "random_state": 42,
+            # multipliers on the balanced class weights: out_of_scope stands for everything
+            # else people ask, far wider than any one topic, so it may weigh more
+            "class_weight_boost": {},
         }
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 vectorizers: Optional[Tuple[TfidfVectorizer, TfidfVectorizer]] = None,
-                 classifier: Optional[LogisticRegression] = None) -> None:
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        vectorizers: Optional[Tuple[TfidfVectorizer, TfidfVectorizer]] = None,
+        classifier: Optional[LogisticRegression] = None,
+    ) -> None:
         self.config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
         self._resource = resource
@@ -57,8 +67,13 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         self._classifier = classifier
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "LinearIntentClassifier":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> LinearIntentClassifier:
         return cls(config, model_storage, resource)
 
     def _new_vectorizers(self) -> Tuple[TfidfVectorizer, TfidfVectorizer]:
@@ -66,8 +81,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         w_lo, w_hi = self.config["word_ngrams"]
         return (
             TfidfVectorizer(analyzer="char_wb", ngram_range=(c_lo, c_hi), sublinear_tf=True),
-            TfidfVectorizer(analyzer="word", ngram_range=(w_lo, w_hi), sublinear_tf=True,
-                            token_pattern=r"(?u)\b\w+\b"),
+            TfidfVectorizer(analyzer="word", ngram_range=(w_lo, w_hi), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b"),
         )
 
     def _dense(self, messages: List[Message]) -> Optional[sp.csr_matrix]:
@@ -87,6 +101,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             self._vectorizers = self._new_vectorizers()
             blocks = [v.fit_transform(texts) for v in self._vectorizers]
         else:
+            assert self._vectorizers is not None, "process() before train() or load()"
             blocks = [v.transform(texts) for v in self._vectorizers]
         dense = self._dense(messages)
         if dense is not None:
@@ -100,11 +115,20 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         X = self._features(examples, fit=True)
         y = [e.get(INTENT) for e in examples]
         self._classifier = LogisticRegression(
-            C=self.config["C"], max_iter=3000, class_weight="balanced",
-            random_state=self.config["random_state"])
+            C=self.config["C"],
+            max_iter=3000,
+            class_weight=self._class_weights(y),
+            random_state=self.config["random_state"],
+        )
         self._classifier.fit(X, y)
         self.persist()
         return self._resource
+
+    def _class_weights(self, y: List[str]) -> Dict[str, float]:
+        """sklearn's "balanced" weights, times the configured boosts."""
+        counts = Counter(y)
+        boost = self.config.get("class_weight_boost") or {}
+        return {label: len(y) / (len(counts) * n) * float(boost.get(label, 1.0)) for label, n in counts.items()}
 
     def process(self, messages: List[Message]) -> List[Message]:
         if self._classifier is None or not messages:
@@ -122,12 +146,17 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         import joblib
 
         with self._model_storage.write_to(self._resource) as directory:
-            joblib.dump({"vectorizers": self._vectorizers, "classifier": self._classifier},
-                        directory / MODEL_FILE)
+            joblib.dump({"vectorizers": self._vectorizers, "classifier": self._classifier}, directory / MODEL_FILE)
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "LinearIntentClassifier":
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> LinearIntentClassifier:
         import joblib
 
         try:
