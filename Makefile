@@ -93,7 +93,7 @@ test: lint system-deps $(MODEL)
 	$(PY) -m pytest -p no:cacheprovider
 
 test-fast: $(MODEL)
-	$(PY) -m pytest -p no:cacheprovider -m "not browser and not stack and not postgres"
+	$(PY) -m pytest -p no:cacheprovider -m "not browser and not stack and not postgres and not redis"
 
 evaluate: $(MODEL)
 	$(PY) -m bot.cli.evaluate

@@ -137,7 +137,7 @@ def _fill(text: str, values: Mapping[str, str], where: str) -> str:
 def placeholder_values(
     region: str, regions_cfg: Mapping[str, Any], contact_data: Mapping[str, Mapping[str, Mapping[str, str]]]
 ) -> Dict[str, str]:
-    """{emergency} -> "999", {helpline_name} -> "FRANK", plus the region's terms."""
+    """{emergency} -> the emergency number, {helpline_name} -> the helpline's name, plus the region's terms."""
     values: Dict[str, str] = {}
     for kind, entry in contact_data[region].items():
         values[kind] = str(entry["number"])

@@ -279,7 +279,7 @@
 
   // ---- contacts ------------------------------------------------------------------
   // "Samaritans", but "the crisis line" when the name already carries the number
-  // ("988 Suicide & Crisis Lifeline"), so the short line does not say 988 twice.
+  // ("988 Suicide & Crisis Lifeline"), so the short line does not say the number twice.
   function crisisShortName(crisis) {
     return crisis.name && crisis.name.indexOf(crisis.number) < 0 ? crisis.name : "the crisis line";
   }
@@ -299,7 +299,7 @@
       urgent.appendChild(contactLink("crisis_line", crisis));
     }
 
-    // One short line on the closed widget: "In danger now? Call 999 or Samaritans 116 123".
+    // One short line on the closed widget: "In danger now? Call <emergency> or <crisis line>".
     dockUrgent.textContent = "";
     dockUrgent.appendChild(el("strong", { text: "In danger now?" }));
     if (emergency.number) {
