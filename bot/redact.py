@@ -177,9 +177,9 @@ _ZIP_CONTEXT_RE = re.compile(
 
 _NAME_WORD = r"[^\W\d_][\w'’-]*"
 _NAME_TRIGGER_RE = re.compile(
-    r"\b(?:(?:my|his|her|their|our|son'?s|daughter'?s|partner'?s|the)\s+(?:full\s+|first\s+|real\s+)?name(?:\s+is|'s|\s+was|\s*:)"
+    r"\b(?:(?:my|his|her|their|our|son['’]?s|daughter['’]?s|partner['’]?s|the)\s+(?:full\s+|first\s+|real\s+)?name(?:\s+is|['’]s|\s+was|\s*:)"
     r"|name\s*:"
-    r"|i\s*'?\s*m\s+called|i\s+am\s+called|(?:he|she|they)\s*(?:'s|\s+is|\s+are)\s+called"
+    r"|i\s*['’]?\s*m\s+called|i\s+am\s+called|(?:he|she|they)\s*(?:['’]s|\s+is|\s+are)\s+called"
     r"|(?:is|was)\s+called|(?:is|was)\s+named|named"
     r"|call\s+me|this\s+is|i\s+am|i'?m|i’m|signed|regards|cheers|thanks)"
     r"\s*[,:\-]?\s*",
@@ -260,8 +260,8 @@ _WEAK_NAME_STOP = _VOCAB_STOP | {"a", "an", "the", "not", "going", "so", "just",
 # Triggers that introduce a person's name for sure ("my name is", "call me"): only grammar
 # words stop them, so "my name is Charlie" is redacted even though charlie is slang.
 _STRONG_TRIGGERS = re.compile(
-    r"^(?:\w+'?s\s+(?:full\s+|first\s+|real\s+)?name|(?:my|his|her|their|our|the)\s+(?:full\s+|first\s+|real\s+)?name"
-    r"|name|i\s*'?\s*m\s+called|i\s+am\s+called|call\s+me|(?:he|she|they)\s*(?:'s|\s+is|\s+are)\s+called)\b",
+    r"^(?:\w+['’]?s\s+(?:full\s+|first\s+|real\s+)?name|(?:my|his|her|their|our|the)\s+(?:full\s+|first\s+|real\s+)?name"
+    r"|name|i\s*['’]?\s*m\s+called|i\s+am\s+called|call\s+me|(?:he|she|they)\s*(?:['’]s|\s+is|\s+are)\s+called)\b",
     re.IGNORECASE,
 )
 
@@ -428,8 +428,10 @@ def _zips(text: str) -> Iterable[Span]:
 def _names(text: str) -> Iterable[Span]:
     for m in _NAME_TRIGGER_RE.finditer(text):
         trigger = m.group(0)
-        weak = bool(_WEAK_TRIGGERS.match(trigger.strip()))
         strong = bool(_STRONG_TRIGGERS.match(trigger.strip()))
+        # "im called priya" / "i am called sam" start like the weak "im" / "i am", but the
+        # strong reading wins: no capital letter is needed after "called".
+        weak = not strong and bool(_WEAK_TRIGGERS.match(trigger.strip()))
         stop = _NAME_STOP if strong else (_WEAK_NAME_STOP if weak else _VOCAB_STOP)
         pos = m.end()
         words: List[Tuple[int, int]] = []

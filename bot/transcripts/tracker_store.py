@@ -14,6 +14,10 @@ has already been understood from the original text) and writes the copy:
 Once the events are written it brings the conversation's summary row (what the staff
 list reads, `bot.transcripts.summary`) up to date from the rows just stored.
 
+An event broker configured in endpoints.yml (`event_broker:`, Rasa's SQL, Pika or Kafka
+brokers) gets the same redacted copies: Rasa's one publishing point,
+`TrackerStore._stream_new_events`, is overridden, so nothing leaves this store unredacted.
+
 endpoints.yml:
 
     tracker_store:
@@ -27,10 +31,12 @@ import copy
 import json
 import logging
 import re
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Text, Tuple
 
+from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.events import Event
+from rasa.shared.core.trackers import DialogueStateTracker, TrackerEventDiffEngine
 
 from bot import redact as R
 from bot.transcripts import summary
@@ -106,13 +112,34 @@ def _redact_text_and_entities(
                 ent["end"] = R.map_offset(end, spans, end=True)
             if isinstance(ent.get("value"), str):
                 ent["value"] = R.redact(ent["value"])
-        # if a later redaction pass moved things, re-find the entity text or drop offsets
+        # The spans are those of redaction's first pass; a later pass ("4539 1488 [PHONE]"
+        # becomes "[PHONE] [PHONE]") moves things: re-find the entity's text or drop offsets.
         if isinstance(ent.get("start"), int) and isinstance(ent.get("end"), int):
-            if not (0 <= ent["start"] <= ent["end"] <= len(redacted)):
-                ent.pop("start", None)
-                ent.pop("end", None)
+            if hit is not None:
+                expected = hit.placeholder
+            elif start is not None and end is not None:
+                expected = text[start:end]
+            else:
+                expected = None
+            _anchor(ent, redacted, expected)
         new_entities.append(ent)
     return redacted, new_entities, pieces
+
+
+def _anchor(ent: Dict[str, Any], redacted: str, expected: Optional[str]) -> None:
+    """Keep `ent`'s offsets if they slice `expected` out of `redacted`; otherwise move them to
+    the nearest place that does, or drop them when there is none."""
+    start, end = ent["start"], ent["end"]
+    if 0 <= start <= end <= len(redacted) and (expected is None or redacted[start:end] == expected):
+        return
+    if expected:
+        found = [m.start() for m in re.finditer(re.escape(expected), redacted)]
+        if found:
+            ent["start"] = min(found, key=lambda at: abs(at - start))
+            ent["end"] = ent["start"] + len(expected)
+            return
+    ent.pop("start", None)
+    ent.pop("end", None)
 
 
 def _scrub(value: Any, pieces: Dict[str, str], full: bool) -> Any:
@@ -176,6 +203,18 @@ def redact_event_dicts(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return out
 
 
+def redact_new_events(new_events: Iterable[Event], context: Iterable[Event] = ()) -> List[Dict[str, Any]]:
+    """Redacted serialised copies of `new_events`, one per event, in order.
+
+    `context` is the conversation they belong to (the tracker's events): the personal data
+    in all its user messages is searched for in the new events, so an echo of a name given
+    in an earlier turn is caught too. The new events' own user messages always count.
+    """
+    user_dicts = [e.as_dict() for e in context if getattr(e, "type_name", "") == "user"]
+    new_dicts = [e.as_dict() for e in new_events]
+    return redact_event_dicts(user_dicts + new_dicts)[len(user_dicts) :]
+
+
 class RedactingTrackerStore(SQLTrackerStore):
     """SQLTrackerStore whose database never receives the personal data of a visitor."""
 
@@ -209,9 +248,7 @@ class RedactingTrackerStore(SQLTrackerStore):
                 return
             # Echoes in later events must be found even when the user message that
             # contained the data was saved in an earlier turn, so all user events count.
-            user_dicts = [e.as_dict() for e in tracker.events if getattr(e, "type_name", "") == "user"]
-            new_dicts = [e.as_dict() for e in new_events]
-            redacted = redact_event_dicts(user_dicts + new_dicts)[len(user_dicts) :]
+            redacted = redact_new_events(new_events, context=tracker.events)
             for event, data in zip(new_events, redacted):
                 intent = ((data.get("parse_data") or {}).get("intent") or {}).get("name")
                 session.add(
@@ -235,3 +272,27 @@ class RedactingTrackerStore(SQLTrackerStore):
                 session.rollback()
                 logger.exception("could not update the conversation summary; the events are saved")
         logger.debug("Tracker stored to database (redacted)")
+
+    async def stream_events(self, tracker: DialogueStateTracker) -> None:
+        """Like TrackerStore.stream_events, but the new events are redacted as `save` redacts
+        them (the whole conversation is the context for echoes) before the broker sees them."""
+        if self.event_broker is None:
+            logger.debug("No event broker configured. Skipping streaming events.")
+            return
+        old_tracker = await self.retrieve(tracker.sender_id)
+        new_events = TrackerEventDiffEngine.event_difference(old_tracker, tracker)
+        await self._stream_new_events(self.event_broker, new_events, tracker.sender_id, context=tracker.events)
+
+    async def _stream_new_events(
+        self,
+        event_broker: EventBroker,
+        new_events: List[Event],
+        sender_id: Text,
+        context: Iterable[Event] = (),
+    ) -> None:
+        """Rasa's one place that turns events into broker messages: each body is the
+        redacted copy, the same one `save` writes, never the event itself."""
+        for data in redact_new_events(new_events, context=context):
+            body: Dict[str, Any] = {"sender_id": sender_id}
+            body.update(data)
+            event_broker.publish(body)

@@ -325,3 +325,24 @@ def test_any_us_phone_is_redacted(number):
 def test_identifiers_like_model_ids_are_left_alone(value):
     # Rasa's model_id / message_id are uuid hex strings; digits inside them are no phone numbers
     assert redact(value.hex) == value.hex
+
+
+# Informal wording: "im called" / "i am called" start like the weak "im" / "i am" (which
+# need a capital), but "called" makes them strong: a lower-case name is still a name.
+INFORMAL_NAMES = [
+    ("im called priya, 19", "priya", "im called [NAME], 19"),
+    ("Im called priya", "priya", "Im called [NAME]"),
+    ("i am called sam and im scared", "sam", "i am called [NAME] and im scared"),
+    ("i’m called kez, day 2", "kez", "i’m called [NAME], day 2"),
+    ("my name’s jordan", "jordan", "my name’s [NAME]"),
+]
+
+
+@pytest.mark.parametrize("text,secret,expected", INFORMAL_NAMES)
+def test_names_given_in_informal_lower_case_wording_are_redacted(text, secret, expected):
+    assert redact(text) == expected and secret not in redact(text)
+
+
+def test_informal_called_still_keeps_what_is_no_name():
+    for text in ("im called the doctor", "im scared", "i am going to detox", "the medicine is called lofexidine"):
+        assert redact(text) == text
