@@ -2,22 +2,31 @@
 
 `bot run` (make run) and the test suite both use this module, so what the tests start is
 exactly what a person runs. Every process listens on loopback only and gets its
-configuration through the environment variables of `bot.settings.Settings`.
+configuration through the environment variables of `bot.settings.Settings`; secrets (the
+Rasa API token) travel only there, never on a command line, where `ps` shows them.
+
+The transcripts schema is migrated once, here, before any server starts; the servers
+only check it (`bot.transcripts.db.migrations_run_elsewhere`). Each child runs in its own
+session and is killed by the kernel when the process that started it dies, even by
+SIGKILL (PR_SET_PDEATHSIG), so none outlives `bot run`.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 from urllib.parse import urlparse
 
 from bot.paths import MODELS_DIR, ROOT, VAR_DIR
@@ -25,6 +34,35 @@ from bot.settings import Settings
 
 PYTHON = sys.executable
 RASA = str(Path(PYTHON).with_name("rasa"))
+
+# Signals that stop `bot run` (bot/cli/run.py).
+STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+PR_SET_PDEATHSIG = 1
+
+
+def _child_setup(parent: int) -> Callable[[], None]:
+    """preexec_fn of every child: die with the parent (SIGTERM when its spawner thread ends)."""
+    libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+    def setup() -> None:
+        if libc is not None:
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+            if os.getppid() != parent:  # the parent died before prctl took effect
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    return setup
+
+
+# Forks every child (see Stack._spawn); its thread lives as long as this process.
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bot-stack-spawner")
+_MIGRATE_LOCK = threading.Lock()
+
+
+def _signal_group(proc: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(proc.pid, signum)
+    except ProcessLookupError:
+        pass
 
 
 def process_env(settings: Settings) -> Dict[str, str]:
@@ -96,18 +134,38 @@ class Stack:
     procs: Dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def _spawn(self, name: str, cmd: List[str]) -> subprocess.Popen:
+        """Start a child in its own session; it dies with this process (see module doc).
+
+        The kernel kills a child when the *thread* that forked it ends, so every child is
+        forked by one long-lived thread (`_SPAWNER`), whichever thread asks; the child is
+        recorded in `procs` there too, so a signal to the asking thread cannot lose it."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_dir / f"{name}.log", "ab")
-        proc = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            env=process_env(self.settings),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.procs[name] = proc
-        return proc
+        env = process_env(self.settings)
+        parent = os.getpid()
+
+        def spawn() -> subprocess.Popen:
+            with open(self.log_dir / f"{name}.log", "ab") as log:
+                proc = subprocess.Popen(
+                    cmd,
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=_child_setup(parent),
+                )
+            self.procs[name] = proc
+            return proc
+
+        return _SPAWNER.submit(spawn).result()
+
+    def migrate(self) -> None:
+        """Bring the transcripts schema up to date: once, before any server starts (the
+        servers only check it). start_rasa and start_web call it; a no-op after the first."""
+        from bot.transcripts import db
+
+        with _MIGRATE_LOCK:  # two servers may be started at once, from two threads
+            db.migrate(self.settings.db_url)
 
     def start_actions(self, timeout: float = 120) -> float:
         proc = self._spawn(
@@ -119,16 +177,16 @@ class Stack:
         model = model or latest_model()
         if model is None:
             raise FileNotFoundError("no trained model in models/: run `make train` first")
+        self.migrate()
         proc = self._spawn(
             "rasa",
             [
-                RASA,
-                "run",
+                PYTHON,
+                "-m",
+                "bot.rasa_server",  # `rasa run`, with the API token read from RASA_TOKEN
                 "--model",
                 str(model),
                 "--enable-api",
-                "--auth-token",
-                self.settings.rasa_token,
                 "--interface",
                 self.settings.host,
                 "--port",
@@ -142,45 +200,64 @@ class Stack:
         return wait_until_up(f"{self.settings.rasa_url}/", timeout, proc)
 
     def start_web(self, timeout: float = 60) -> float:
+        self.migrate()
         proc = self._spawn(
             "web",
-            [
-                PYTHON,
-                "-m",
-                "uvicorn",
-                "bot.web.app:create_app",
-                "--factory",
-                "--host",
-                self.settings.host,
-                "--port",
-                str(self.settings.web_port),
-                "--no-access-log",
-            ],
+            [PYTHON, "-m", "bot.stack", "web", "--host", self.settings.host, "--port", str(self.settings.web_port)],
         )
         return wait_until_up(f"{self.settings.web_url}/healthz", timeout, proc)
 
     def start_all(self) -> Stack:
+        self.migrate()
         self.start_actions()
         self.start_rasa()
         if (ROOT / "bot" / "web" / "app.py").exists():
             self.start_web()
         return self
 
-    def stop(self, name: Optional[str] = None) -> None:
+    def stop(self, name: Optional[str] = None, timeout: float = 20) -> None:
+        """SIGTERM to every child's process group at once, SIGKILL to any still running
+        after `timeout` seconds; a child leaves `procs` only once it has been reaped."""
+        _SPAWNER.submit(lambda: None).result()  # a child being started is recorded first
         names = [name] if name else list(self.procs)
-        for n in names:
-            proc = self.procs.pop(n, None)
-            if proc is None or proc.poll() is not None:
-                continue
-            os.killpg(proc.pid, signal.SIGTERM)
+        procs = {n: self.procs[n] for n in names if n in self.procs}
+        for proc in procs.values():
+            if proc.poll() is None:
+                _signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for n, proc in procs.items():
             try:
-                proc.wait(timeout=20)
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                _signal_group(proc, signal.SIGKILL)
                 proc.wait()
+            self.procs.pop(n, None)
 
     def __enter__(self) -> Stack:
         return self
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def serve_web(argv: Optional[List[str]] = None) -> None:
+    """The web app's process (`python -m bot.stack web --host H --port P`): uvicorn with
+    `bot.web.app:create_app`, access log off, schema migrated beforehand by the stack."""
+    import argparse
+
+    import uvicorn
+
+    from bot.transcripts import db
+
+    parser = argparse.ArgumentParser(prog="python -m bot.stack web")
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    db.migrations_run_elsewhere()
+    uvicorn.run("bot.web.app:create_app", factory=True, host=args.host, port=args.port, access_log=False)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] != ["web"]:
+        sys.exit("usage: python -m bot.stack web --host HOST --port PORT")
+    serve_web(sys.argv[2:])

@@ -6,8 +6,21 @@ import argparse
 import sys
 from typing import List, Optional
 
+from bot import settings as settings_module
 from bot.cli import chat, export, purge, run, staff
 from bot.settings import SettingsError
+
+
+def migrate(args: argparse.Namespace) -> int:
+    """`bot migrate`: bring the transcripts schema (BOT_DB_URL) to the newest revision.
+
+    `bot run` does this itself before it starts the servers; a deployment that starts
+    them some other way runs this first. The servers only check the schema."""
+    from bot.transcripts import db
+
+    db.migrate(settings_module.load().db_url)
+    print("The transcripts database is up to date.")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module in (run, chat, staff, purge, export):
         module.register(subparsers)
+    subparsers.add_parser(
+        "migrate", help="bring the transcripts database schema up to date (before starting the servers)"
+    ).set_defaults(handler=migrate)
     return parser
 
 

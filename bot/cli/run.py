@@ -1,13 +1,26 @@
-"""`bot run`: start Rasa, the action server and the web app on loopback, print the URL."""
+"""`bot run`: start Rasa, the action server and the web app on loopback, print the URL.
+
+Whatever stops it (Ctrl+C, SIGTERM from a supervisor or `timeout`, SIGHUP from a closed
+terminal, any of them to the whole process group, as often as they come), every child is
+stopped: the first signal starts the stop, later ones are ignored until it is done. If
+`bot run` itself is killed outright, the kernel kills the children (see bot.stack).
+"""
 
 from __future__ import annotations
 
 import argparse
 import signal
 import time
+from types import FrameType
+from typing import Optional
 
 from bot import settings as settings_module
-from bot.stack import Stack
+from bot.stack import STOP_SIGNALS, Stack
+
+
+class StopRequested(BaseException):
+    """A stop signal arrived (a BaseException, like KeyboardInterrupt, so that no
+    `except Exception` on the way swallows it)."""
 
 
 def register(subparsers) -> None:
@@ -15,12 +28,35 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=run)
 
 
+def _ignore_stop_signals() -> None:
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, signal.SIG_IGN)
+
+
+def _request_stop(signum: int, frame: Optional[FrameType]) -> None:
+    # The first signal interrupts whatever runs (start-up included); every later one is
+    # ignored, so none can interrupt Stack.stop() half-way. Raised at most once per run.
+    _ignore_stop_signals()
+    raise StopRequested(signal.Signals(signum).name)
+
+
+def _stop(stack: Stack) -> None:
+    while True:
+        try:
+            _ignore_stop_signals()
+            stack.stop()
+            return
+        except StopRequested:  # the first signal landed in here: stop again, it cannot recur
+            continue
+
+
 def run(args: argparse.Namespace) -> int:
     settings = settings_module.load()
     stack = Stack(settings)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, _request_stop)
     try:
-        print("Starting the action server, Rasa (about a minute) and the web app…", flush=True)
+        print("Migrating, then starting the action server, Rasa (about a minute) and the web app…", flush=True)
         stack.start_all()
         print(f"\nReady. Chat in your browser:   {settings.web_url}/", flush=True)
         print(f"Staff console:                 {settings.web_url}/staff", flush=True)
@@ -31,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         dead = [n for n, p in stack.procs.items() if p.poll() is not None]
         print(f"Stopped because {', '.join(dead)} exited; see {stack.log_dir}.", flush=True)
         return 1
-    except KeyboardInterrupt:
+    except StopRequested as stop:
+        print(f"\n{stop}: stopping…", flush=True)
         return 0
     finally:
-        stack.stop()
+        _stop(stack)

@@ -4,7 +4,8 @@ It serves the demo page (a plain treatment-information site with the chat widget
 embedded), the widget's static files, `POST /api/chat` (forwarded to Rasa on
 loopback), `GET /api/contacts`, the staff console, and `GET /healthz`.
 
-Run it with `uvicorn bot.web.app:create_app --factory` (bot.stack does).
+Run it with `uvicorn bot.web.app:create_app --factory`; bot.stack runs the same factory
+(`python -m bot.stack web`) with the access log off.
 """
 
 from __future__ import annotations
