@@ -89,6 +89,29 @@ class Settings(BaseSettings):
     secret_file: Path = Field(
         VAR_DIR / "secret_key", env="BOT_SECRET_FILE", description="where the generated session key is kept (mode 0600)"
     )
+    chat_rate_limit: str = Field(
+        "30/minute",
+        env="BOT_CHAT_RATE_LIMIT",
+        description="most `/api/chat` requests one client may send (`N/second`, `N/minute`, `N/hour`; "
+        "`30/minute;500/hour` for several); over it: 429 with the contacts",
+    )
+    login_rate_limit: str = Field(
+        "10/minute",
+        env="BOT_LOGIN_RATE_LIMIT",
+        description="most staff login attempts one client may make, whatever the account",
+    )
+    trust_proxy: bool = Field(
+        False,
+        env="BOT_TRUST_PROXY",
+        description="count limits per the last `X-Forwarded-For` address (set it behind a reverse proxy); "
+        "requests from loopback without one are not limited",
+    )
+    max_body_bytes: int = Field(
+        16384,
+        env="BOT_MAX_BODY_BYTES",
+        ge=1024,
+        description="largest request body of any POST (staff forms included); larger ones get 413 unread",
+    )
     cookie_secure: bool = Field(
         False,
         env="BOT_COOKIE_SECURE",
@@ -120,6 +143,16 @@ class Settings(BaseSettings):
         if region not in REGIONS:
             raise ValueError(f"must be one of {', '.join(REGIONS)}, not {value!r}")
         return region
+
+    @validator("chat_rate_limit", "login_rate_limit")
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"not a rate limit such as 30/minute: {value!r}") from None
+        return value
 
     @property
     def rasa_url(self) -> str:

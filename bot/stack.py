@@ -31,6 +31,7 @@ from urllib.parse import urlparse
 
 from bot.paths import MODELS_DIR, ROOT, VAR_DIR
 from bot.settings import Settings
+from bot.settings import load as load_settings
 
 PYTHON = sys.executable
 RASA = str(Path(PYTHON).with_name("rasa"))
@@ -254,7 +255,17 @@ def serve_web(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
     db.migrations_run_elsewhere()
-    uvicorn.run("bot.web.app:create_app", factory=True, host=args.host, port=args.port, access_log=False)
+    # uvicorn would otherwise take X-Forwarded-For from any loopback peer: only a trusted
+    # proxy may name the client (BOT_TRUST_PROXY), which the rate limits key on
+    trust_proxy = load_settings().trust_proxy
+    uvicorn.run(
+        "bot.web.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        access_log=False,
+        proxy_headers=trust_proxy,
+    )
 
 
 if __name__ == "__main__":

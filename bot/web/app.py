@@ -26,9 +26,9 @@ from starlette.concurrency import run_in_threadpool
 from bot import settings as settings_module
 from bot.redact import install_log_redaction
 from bot.settings import REGIONS, Settings
-from bot.web.chat import RASA_TIMEOUT
+from bot.web.chat import RASA_TIMEOUT, body_limit
 from bot.web.chat import router as chat_router
-from bot.web.security import SecurityHeadersMiddleware
+from bot.web.security import BodySizeLimitMiddleware, RateLimit, SecurityHeadersMiddleware
 from bot.web.staff import routes as staff_routes
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -67,6 +67,9 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         exception_handlers=staff_routes.EXCEPTION_HANDLERS,
     )
     app.state.settings = settings
+    # In this process's memory (bot.web.security): each web worker counts on its own.
+    app.state.chat_limit = RateLimit("chat", settings.chat_rate_limit)
+    app.state.login_limit = RateLimit("login", settings.login_rate_limit)
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     app.state.templates = templates
 
@@ -93,6 +96,12 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     STATIC_DIR.mkdir(exist_ok=True)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
+    # Inside the security headers (a 413 carries them too), outside everything that parses.
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        path_limits={"/api/chat": max(settings.max_body_bytes, body_limit(settings))},
+    )
     if settings.allowed_origins:
         # Only for embedding the widget on another site; the demo page is same-origin.
         app.add_middleware(
@@ -100,6 +109,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
             allow_origins=list(settings.allowed_origins),
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type"],
+            expose_headers=["Retry-After"],  # the widget waits as long as a 429 asks
             allow_credentials=False,
             max_age=600,
         )

@@ -3,7 +3,8 @@
 `/api/chat` validates strictly and forwards one visitor message to Rasa's REST channel
 on loopback, with the region in the message metadata (the Rasa side turns it into the
 `region` slot). When Rasa cannot be reached or fails, it answers 503 with the region's
-human contact details so the widget can still show them.
+human contact details so the widget can still show them; a client over its rate limit
+(`chat_rate_limit`, bot.web.security) gets 429 with Retry-After and the same contacts.
 
 Privacy: message text is never logged or written anywhere here; log lines carry only
 a shortened conversation id, status codes and timings.
@@ -24,6 +25,7 @@ from fastapi.responses import JSONResponse
 
 from bot import contacts
 from bot.settings import REGIONS, Settings
+from bot.web.security import RateLimit, limit_key
 
 log = logging.getLogger("bot.web.chat")
 
@@ -44,8 +46,27 @@ class BadRequest(Exception):
         self.error = error
 
 
-def error_response(status: int, error: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": error, **extra}, status_code=status, headers=NO_STORE)
+def error_response(status: int, error: str, headers: Optional[Dict[str, str]] = None, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": error, **extra}, status_code=status, headers={**NO_STORE, **(headers or {})})
+
+
+UNAVAILABLE = "The assistant is not available right now."
+TOO_MANY = "Lots of messages just now; please wait a moment and try again."
+
+
+def with_contacts(status: int, error: str, region: str, headers: Optional[Dict[str, str]] = None) -> JSONResponse:
+    """An error the widget answers by showing the region's human contacts (503, 429)."""
+    return error_response(status, error, headers=headers, contacts=contacts.for_region(region), region=region)
+
+
+def region_of(body: bytes, settings: Settings) -> str:
+    """The region a (possibly invalid) chat request asks for, else the default: a limited
+    visitor still gets their own region's numbers."""
+    try:
+        region = json.loads(body.decode("utf-8")).get("region")
+    except (ValueError, AttributeError, RecursionError):
+        return settings.default_region
+    return region if isinstance(region, str) and region in REGIONS else settings.default_region
 
 
 def body_limit(settings: Settings) -> int:
@@ -162,6 +183,17 @@ async def chat(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
     try:
         body = await read_body(request, body_limit(settings))
+    except BadRequest as exc:
+        log.info("chat rejected: status=%s", exc.status)
+        return error_response(exc.status, exc.error)
+    # Counted before parsing, so malformed requests are limited too; never silent: the
+    # answer carries the contacts, and the widget shows them and retries.
+    limit: RateLimit = request.app.state.chat_limit
+    retry_after = limit.hit(limit_key(request, settings.trust_proxy))
+    if retry_after is not None:
+        log.info("chat limited: retry after %ss", retry_after)
+        return with_contacts(429, TOO_MANY, region_of(body, settings), headers={"Retry-After": str(retry_after)})
+    try:
         parsed = parse_chat_request(request.headers.get("content-type", ""), body, settings)
     except BadRequest as exc:
         log.info("chat rejected: status=%s", exc.status)
@@ -191,9 +223,7 @@ async def chat(request: Request) -> JSONResponse:
             status,
             time.monotonic() - started,
         )
-        return error_response(
-            503, "The assistant is not available right now.", contacts=contacts.for_region(region), region=region
-        )
+        return with_contacts(503, UNAVAILABLE, region)
     log.info(
         "chat %s: ok, %d bot messages in %.2fs", short_id(conversation_id), len(messages), time.monotonic() - started
     )

@@ -513,3 +513,50 @@ def test_rasa_stopped_shows_offline_state_and_contacts(stack, chromium_browser, 
         session.close()
         if "rasa" not in stack.procs:
             stack.start_rasa()
+
+
+def test_too_many_messages_is_answered_calmly_with_the_contacts(widget, browser_session, web_url):
+    """A 429 from /api/chat (the body the web app sends: its error, region and contacts):
+    the widget says so calmly, shows the region's numbers as tel: links, keeps the message
+    and waits as long as Retry-After asks before trying again."""
+    from bot import contacts as contacts_module
+
+    widget.goto(f"{web_url}/?region=us").open()
+    page = widget.page
+    body = {
+        "error": "Lots of messages just now; please wait a moment and try again.",
+        "region": "us",
+        "contacts": contacts_module.for_region("us"),
+    }
+    page.route(
+        "**/api/chat",
+        lambda route: route.fulfill(
+            status=429,
+            content_type="application/json",
+            headers={"Retry-After": "7", "Cache-Control": "no-store"},
+            body=json.dumps(body),
+        ),
+    )
+    widget.input.fill("what is naloxone")
+    widget.input.press("Enter")
+    widget.offline.wait_for(state="visible")
+    text = squash(widget.offline.inner_text())
+    assert "Lots of messages just now; please wait a moment and try again." in text
+    assert "If you're in danger now:" in text
+    assert re.search(r"Trying again in 7 seconds", text), text
+    links = widget.offline.locator("a[href^='tel:']")
+    numbers = " ".join(links.all_inner_texts())
+    for contact in contacts("us").values():
+        assert contact["number"] in numbers, contact
+    pending = page.locator(".hdw-msg-pending")
+    assert pending.count() == 1 and "what is naloxone" in pending.inner_text()
+
+    page.unroute("**/api/chat")
+    before = widget.bot_messages().count()
+    page.get_by_role("button", name="Try again now").click()
+    widget.wait_idle(min_bot=before + 1)
+    widget.offline.wait_for(state="hidden")
+    assert page.locator(".hdw-msg-pending").count() == 0
+    answer = " ".join(widget.bot_messages().all_inner_texts()[before:])
+    assert any(opening in answer for opening in curated_openings("naloxone", "us"))
+    assert_clean(browser_session)

@@ -5,8 +5,13 @@
   HMAC-SHA256(secret, token), with the session's CSRF token and last-seen time. Idle
   sessions expire after `staff_idle_minutes` (bot.settings), any session after 12 hours.
 - Secret: `secret_key`, or a random key generated once into `secret_file` (mode 0600).
-- Throttling: after 5 failed logins for a username (30 from one client) within 15 minutes,
-  further attempts are refused without checking the password.
+- Throttling: after 5 failed logins in a row for a username (whether or not the account
+  exists), the account is locked for 1 s after the last failure, then 2 s, 4 s… up to 60 s
+  (`lock_seconds`); an attempt during the lock is refused without checking the password and
+  does not lengthen it. A success clears the count. It is kept in the login_attempts table,
+  so every web worker sees it. Separately, 30 failures from one client within 15 minutes
+  refuse that client's attempts. The web app also limits attempts per client
+  (`login_rate_limit`, bot.web.security).
 """
 
 from __future__ import annotations
@@ -31,6 +36,10 @@ LOGIN_CSRF_COOKIE = "staff_login_csrf"
 MAX_FAILURES = 5
 MAX_CLIENT_FAILURES = 30
 FAILURE_WINDOW = dt.timedelta(minutes=15)
+# failures in a row older than this no longer count towards an account's lock
+LOCK_MEMORY = dt.timedelta(hours=24)
+FIRST_LOCK_SECONDS = 1
+MAX_LOCK_SECONDS = 60
 ABSOLUTE_LIFETIME = dt.timedelta(hours=12)
 
 _hasher = PasswordHasher()
@@ -97,21 +106,77 @@ def add_user(session: Session, username: str, password: str) -> StaffUser:
     return user
 
 
+def lock_seconds(failures: int) -> int:
+    """How long an account stays locked after `failures` failed logins in a row."""
+    if failures < MAX_FAILURES:
+        return 0
+    return min(MAX_LOCK_SECONDS, FIRST_LOCK_SECONDS * 2 ** min(failures - MAX_FAILURES, 16))
+
+
+def failures_in_a_row(session: Session, username: str, now: dt.datetime) -> Tuple[int, Optional[dt.datetime]]:
+    """(failed logins for `username` since its last success, time of the latest one)."""
+    q = session.query(LoginAttempt).filter(LoginAttempt.username == username[:80])
+    last_success = q.filter(LoginAttempt.success.is_(True)).order_by(LoginAttempt.at.desc()).first()
+    since = now - LOCK_MEMORY
+    if last_success is not None and last_success.at > since:
+        since = last_success.at
+    failures = q.filter(LoginAttempt.success.is_(False), LoginAttempt.at > since)
+    latest = failures.order_by(LoginAttempt.at.desc()).first()
+    return failures.count(), latest.at if latest else None
+
+
+def locked_until(session: Session, username: str, now: Optional[dt.datetime] = None) -> Optional[dt.datetime]:
+    """When the account's lock ends, if it is locked at `now`."""
+    now = now or dt.datetime.utcnow()
+    count, latest = failures_in_a_row(session, username, now)
+    seconds = lock_seconds(count)
+    if not seconds or latest is None:
+        return None
+    until = latest + dt.timedelta(seconds=seconds)
+    return until if until > now else None
+
+
 def throttled(session: Session, username: str, client: str, now: Optional[dt.datetime] = None) -> bool:
+    """Too many failures from this client (any account) within FAILURE_WINDOW."""
+    if not client:
+        return False
     since = (now or dt.datetime.utcnow()) - FAILURE_WINDOW
     q = session.query(LoginAttempt).filter(LoginAttempt.at >= since, LoginAttempt.success.is_(False))
-    by_user = q.filter(LoginAttempt.username == username[:80]).count()
-    by_client = q.filter(LoginAttempt.client == client[:64]).count() if client else 0
-    # per client a higher bar: behind a reverse proxy many staff can share one address
-    return by_user >= MAX_FAILURES or by_client >= MAX_CLIENT_FAILURES
+    # a high bar: behind a reverse proxy many staff can share one address
+    return q.filter(LoginAttempt.client == client[:64]).count() >= MAX_CLIENT_FAILURES
 
 
-def authenticate(session: Session, username: str, password: str, client: str) -> Tuple[Optional[StaffUser], str]:
-    """(user, "") on success, or (None, reason) with reason "throttled" or "invalid"."""
+@dataclass
+class LoginRefusal:
+    """Why a login failed: "invalid" (checked and wrong), "locked" (the account's lock;
+    not checked) or "throttled" (the client's failures; not checked). `retry_after` is in
+    whole seconds; `locked_for` is set when this failure started a new lock."""
+
+    reason: str
+    retry_after: int = 0
+    locked_for: int = 0
+
+
+def refusal(session: Session, username: str, client: str) -> Optional[LoginRefusal]:
+    """The refusal of an attempt that must not even be checked, else None."""
+    now = dt.datetime.utcnow()
+    until = locked_until(session, username, now)
+    if until is not None:
+        return LoginRefusal("locked", retry_after=max(1, int((until - now).total_seconds() + 0.999)))
+    if throttled(session, username, client, now):
+        return LoginRefusal("throttled", retry_after=int(FAILURE_WINDOW.total_seconds()))
+    return None
+
+
+def authenticate(
+    session: Session, username: str, password: str, client: str
+) -> Tuple[Optional[StaffUser], Optional[LoginRefusal]]:
+    """(user, None) on success, or (None, refusal)."""
     username = (username or "").strip()[:80]
-    if throttled(session, username, client):
-        session.add(LoginAttempt(username=username, client=client[:64], success=False, at=dt.datetime.utcnow()))
-        return None, "throttled"
+    refused = refusal(session, username, client)
+    if refused is not None:
+        # not recorded as an attempt: waiting out a lock must not lengthen it
+        return None, refused
     user = session.query(StaffUser).filter_by(username=username).one_or_none() if username else None
     ok = False
     try:
@@ -119,13 +184,16 @@ def authenticate(session: Session, username: str, password: str, client: str) ->
         ok = ok and user is not None and user.active
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
-    session.add(LoginAttempt(username=username, client=client[:64], success=ok, at=dt.datetime.utcnow()))
+    now = dt.datetime.utcnow()
+    session.add(LoginAttempt(username=username, client=client[:64], success=ok, at=now))
     if not ok or user is None:
-        return None, "invalid"
+        session.flush()
+        locked_for = lock_seconds(failures_in_a_row(session, username, now)[0])
+        return None, LoginRefusal("invalid", retry_after=locked_for, locked_for=locked_for)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.last_login_at = dt.datetime.utcnow()
-    return user, ""
+    user.last_login_at = now
+    return user, None
 
 
 @dataclass

@@ -31,6 +31,7 @@ from bot.evaluation.sets import training_files
 from bot.redact import redact
 from bot.transcripts import db, export, queries
 from bot.transcripts.models import ConversationNote, ConversationTag, MessageRelabel
+from bot.web.security import RateLimit, client_address, limit_key
 from bot.web.staff import auth, charts
 from bot.web.staff.auth import StaffIdentity
 from bot.web.staff.intents import project_relabel_intents
@@ -131,7 +132,7 @@ class AuditTrail:
 
 
 def client_of(request: Request) -> str:
-    return request.client.host if request.client else ""
+    return client_address(request, request.app.state.settings.trust_proxy)
 
 
 def audit_trail(request: Request, staff: Staff) -> AuditTrail:
@@ -223,28 +224,48 @@ def login_form(request: Request, staff: MaybeStaff, next: str = "/staff/") -> Re
     return response
 
 
+def _login_refused(request: Request, nonce: Optional[str], next_page: str, retry_after: int) -> Response:
+    """The same page and words whatever the account, existing or not, and whatever the
+    reason (the client's rate limit, the account's lock, the client's failures)."""
+    response = render(
+        "login.html",
+        request,
+        status=429,
+        csrf=nonce or "",
+        next=next_page,
+        error=f"Too many failed attempts. Wait {retry_after} second{'' if retry_after == 1 else 's'} and try again.",
+    )
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 @public.post("/login")
 def login(request: Request, form: Form) -> Response:
     nonce = request.cookies.get(auth.LOGIN_CSRF_COOKIE)
+    next_page = _safe_next(form.get("next"))
+    limit: RateLimit = request.app.state.login_limit
+    retry_after = limit.hit(limit_key(request, request.app.state.settings.trust_proxy))
+    if retry_after is not None:
+        return _login_refused(request, nonce, next_page, retry_after)
     if not auth.csrf_ok(nonce, form.get("csrf_token")):
         raise CsrfFailed
     username = form.get("username", "")[:80]
-    next_page = _safe_next(form.get("next"))
     client = client_of(request)
     with db.session_scope() as session:
-        user, reason = auth.authenticate(session, username, form.get("password", ""), client)
-        if user is None:
-            queries.audit(session, username or "-", "login_failed", detail=reason, client=client)
-        else:
+        user, refused = auth.authenticate(session, username, form.get("password", ""), client)
+        if refused is not None:
+            queries.audit(session, username or "-", "login_failed", detail=refused.reason, client=client)
+            if refused.locked_for:
+                queries.audit(session, username or "-", "login_locked", detail=f"{refused.locked_for} s", client=client)
+        elif user is not None:
             token = auth.start_session(session, user)
             queries.audit(session, user.username, "login", client=client)
     if user is None:
-        throttled = reason == "throttled"
-        message = (
-            "Too many failed attempts. Wait 15 minutes and try again." if throttled else "Wrong username or password."
-        )
+        assert refused is not None
+        if refused.reason != "invalid":
+            return _login_refused(request, nonce, next_page, refused.retry_after)
         return render(
-            "login.html", request, status=429 if throttled else 401, csrf=nonce, next=next_page, error=message
+            "login.html", request, status=401, csrf=nonce, next=next_page, error="Wrong username or password."
         )
     response = RedirectResponse(next_page, status_code=303)
     set_cookie(response, request, auth.COOKIE_NAME, token)

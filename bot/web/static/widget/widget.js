@@ -224,13 +224,19 @@
   var offlineText = el("p", { className: "hdw-offline-retry" });
   var retryButton = el("button", { type: "button", className: "hdw-retry", text: "Try again now" });
   var offlineContacts = el("ul", { className: "hdw-contacts" });
+  // The words for the two kinds of trouble: the chat cannot be reached (503, no network),
+  // or it is busy (429, too many messages from here). Either way the contacts show.
+  var OFFLINE_WORDS = {
+    down: { title: "We can't reach the chat right now.", help: "If you need to talk to someone now:" },
+    busy: { title: "Lots of messages just now; please wait a moment and try again.", help: "If you're in danger now:" }
+  };
+  var offlineTitle = el("strong", { text: OFFLINE_WORDS.down.title });
+  var offlineHelp = el("p", { className: "hdw-offline-help", text: OFFLINE_WORDS.down.help });
   var offline = el("div", { className: "hdw-offline", id: uid + "-offline", "aria-labelledby": uid + "-offline-title", role: "region" }, [
-    el("p", { className: "hdw-offline-title", id: uid + "-offline-title" }, [
-      el("strong", { text: "We can't reach the chat right now." })
-    ]),
+    el("p", { className: "hdw-offline-title", id: uid + "-offline-title" }, [offlineTitle]),
     offlineText,
     retryButton,
-    el("p", { className: "hdw-offline-help", text: "If you need to talk to someone now:" }),
+    offlineHelp,
     offlineContacts
   ]);
   offline.hidden = true;
@@ -571,7 +577,7 @@
       signal: controller ? controller.signal : undefined
     }).then(function (res) {
       return res.json().catch(function () { return null; }).then(function (body) {
-        return { status: res.status, ok: res.ok, body: body };
+        return { status: res.status, ok: res.ok, body: body, retryAfter: res.headers.get("Retry-After") };
       });
     }).then(function (result) {
       clearTimeout(timeout);
@@ -583,7 +589,7 @@
       } else if (result.status >= 400 && result.status < 500 && result.status !== 408 && result.status !== 429) {
         rejected(m, result.body && result.body.error);
       } else {
-        failed(result.body && result.body.contacts, sentRegion);
+        failed(result.body && result.body.contacts, sentRegion, result.status === 429 ? retrySeconds(result.retryAfter) : 0);
       }
     }, function () {
       clearTimeout(timeout);
@@ -636,9 +642,16 @@
     pump();
   }
 
-  function failed(serverContacts, sentRegion) {
+  // Retry-After in seconds (1-300), or 1 when it is missing or unreadable.
+  function retrySeconds(header) {
+    var seconds = parseInt(header, 10);
+    return isFinite(seconds) && seconds > 0 ? Math.min(seconds, 300) : 1;
+  }
+
+  // `busyFor`: seconds the server asked us to wait (429), 0 when it could not answer.
+  function failed(serverContacts, sentRegion, busyFor) {
     useContacts(serverContacts, sentRegion);
-    goOffline();
+    goOffline(busyFor || 0);
   }
 
   function refreshPending() {
@@ -653,16 +666,21 @@
     });
   }
 
-  function goOffline() {
+  function goOffline(busyFor) {
     var delay = RETRY_DELAYS[Math.min(retryAttempt, RETRY_DELAYS.length - 1)];
+    if (busyFor) delay = Math.max(busyFor, Math.min(delay, busyFor * 2));
     retryAttempt += 1;
-    if (!isOffline) {
+    var words = busyFor ? OFFLINE_WORDS.busy : OFFLINE_WORDS.down;
+    var changed = offlineTitle.textContent !== words.title;
+    offlineTitle.textContent = words.title;
+    offlineHelp.textContent = words.help;
+    if (!isOffline || changed) {
       isOffline = true;
       offline.hidden = false;
       root.classList.add("hdw-is-offline");
       var emergency = contacts.emergency || {};
       var crisis = contacts.crisis_line || {};
-      announce("We can't reach the chat right now. If you need help now, call " +
+      announce(words.title + " " + (busyFor ? "If you're in danger now, call " : "If you need help now, call ") +
         (emergency.number || "") + (crisis.number ? ", or " + crisis.name + " on " + crisis.number : "") + ".");
     }
     scheduleRetry(delay);
