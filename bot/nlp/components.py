@@ -183,9 +183,9 @@ class CrisisSafetyNet(GraphComponent):
 
     def _maybe_check_safety(self, message: Message) -> None:
         """Path 4: a real but weak crisis guess gets the safety check, not a topic or chat reply."""
-        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != FALLBACK_INTENT]
+        ranking = _classifier_ranking(message)
         crisis = [r for r in ranking if r.get("name") in CRISIS_PRIORITY]
-        if not ranking or not crisis:
+        if not crisis:
             return
         guess, top = crisis[0], ranking[0]
         confidence = float(guess.get("confidence") or 0.0)
@@ -212,7 +212,7 @@ class CrisisSafetyNet(GraphComponent):
     @staticmethod
     def _guess_under_fallback(message: Message) -> Optional[Dict[str, Any]]:
         """The classifier's crisis guess that the FallbackClassifier replaced, if any."""
-        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != FALLBACK_INTENT]
+        ranking = _classifier_ranking(message)
         if ranking and ranking[0].get("name") in CRISIS_PRIORITY:
             return ranking[0]
         return None
@@ -221,7 +221,7 @@ class CrisisSafetyNet(GraphComponent):
     def _demote(message: Message, confidence: float) -> None:
         """Replace a crisis guess by nlu_fallback, as the FallbackClassifier would."""
         fallback = {"name": FALLBACK_INTENT, "confidence": confidence}
-        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != FALLBACK_INTENT]
+        ranking = _classifier_ranking(message)
         message.set(INTENT, fallback, add_to_output=True)
         message.set(INTENT_RANKING_KEY, [dict(fallback)] + ranking, add_to_output=True)
 
@@ -232,3 +232,8 @@ class CrisisSafetyNet(GraphComponent):
         message.set(INTENT_RANKING_KEY, [{"name": intent, "confidence": 1.0}] + ranking, add_to_output=True)
         message.set("crisis_safety_net", why, add_to_output=True)
         logger.info("crisis safety net forced %s (%s)", intent, why.get("rule") or why.get("path"))
+
+
+def _classifier_ranking(message: Message) -> List[Dict[str, Any]]:
+    """The classifier's ranking, without the fallback entry the FallbackClassifier put first."""
+    return [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != FALLBACK_INTENT]

@@ -15,8 +15,8 @@ Once the events are written it brings the conversation's summary row (what the s
 list reads, `bot.transcripts.summary`) up to date from the rows just stored.
 
 An event broker configured in endpoints.yml (`event_broker:`, Rasa's SQL, Pika or Kafka
-brokers) gets the same redacted copies: Rasa's one publishing point,
-`TrackerStore._stream_new_events`, is overridden, so nothing leaves this store unredacted.
+brokers) gets the very copies `save` writes, redacted once; Rasa's own publishing point,
+`TrackerStore._stream_new_events`, is overridden too, so nothing leaves this store unredacted.
 
 endpoints.yml:
 
@@ -36,7 +36,7 @@ from typing import Any, Dict, Iterable, List, Optional, Text, Tuple
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event
-from rasa.shared.core.trackers import DialogueStateTracker, TrackerEventDiffEngine
+from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import redact as R
 from bot.transcripts import summary
@@ -239,9 +239,8 @@ class RedactingTrackerStore(SQLTrackerStore):
             logger.warning("could not migrate the transcripts tables: %s", error)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """Like SQLTrackerStore.save, but every event is redacted before it is written."""
-        await self.stream_events(tracker)
-
+        """Like SQLTrackerStore.save, but every event is redacted before it is written, and
+        the event broker (if any) gets the same redacted copies, published first as Rasa does."""
         with self.session_scope() as session:
             new_events = list(self._additional_events(session, tracker))
             if not new_events:
@@ -249,6 +248,8 @@ class RedactingTrackerStore(SQLTrackerStore):
             # Echoes in later events must be found even when the user message that
             # contained the data was saved in an earlier turn, so all user events count.
             redacted = redact_new_events(new_events, context=tracker.events)
+            if self.event_broker is not None:
+                _publish(self.event_broker, tracker.sender_id, redacted)
             for event, data in zip(new_events, redacted):
                 intent = ((data.get("parse_data") or {}).get("intent") or {}).get("name")
                 session.add(
@@ -273,16 +274,6 @@ class RedactingTrackerStore(SQLTrackerStore):
                 logger.exception("could not update the conversation summary; the events are saved")
         logger.debug("Tracker stored to database (redacted)")
 
-    async def stream_events(self, tracker: DialogueStateTracker) -> None:
-        """Like TrackerStore.stream_events, but the new events are redacted as `save` redacts
-        them (the whole conversation is the context for echoes) before the broker sees them."""
-        if self.event_broker is None:
-            logger.debug("No event broker configured. Skipping streaming events.")
-            return
-        old_tracker = await self.retrieve(tracker.sender_id)
-        new_events = TrackerEventDiffEngine.event_difference(old_tracker, tracker)
-        await self._stream_new_events(self.event_broker, new_events, tracker.sender_id, context=tracker.events)
-
     async def _stream_new_events(
         self,
         event_broker: EventBroker,
@@ -290,9 +281,13 @@ class RedactingTrackerStore(SQLTrackerStore):
         sender_id: Text,
         context: Iterable[Event] = (),
     ) -> None:
-        """Rasa's one place that turns events into broker messages: each body is the
-        redacted copy, the same one `save` writes, never the event itself."""
-        for data in redact_new_events(new_events, context=context):
-            body: Dict[str, Any] = {"sender_id": sender_id}
-            body.update(data)
-            event_broker.publish(body)
+        """Rasa's one place that turns events into broker messages (`save` above publishes
+        without it): should anything else call it, each body is still the redacted copy."""
+        _publish(event_broker, sender_id, redact_new_events(new_events, context=context))
+
+
+def _publish(event_broker: EventBroker, sender_id: Text, redacted: List[Dict[str, Any]]) -> None:
+    for data in redacted:
+        body: Dict[str, Any] = {"sender_id": sender_id}
+        body.update(data)
+        event_broker.publish(body)
