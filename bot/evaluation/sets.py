@@ -71,7 +71,7 @@ def everyday() -> List[str]:
     """Every English utterance of chatterbot-corpus, de-duplicated."""
     spec = importlib.util.find_spec("chatterbot_corpus")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("chatterbot-corpus is not installed (requirements.lock)")
+        raise FileNotFoundError("chatterbot-corpus is not installed (requirements-test.lock)")
     folder = Path(list(spec.submodule_search_locations)[0]) / "data" / "english"
     seen, texts = set(), []
     for path in sorted(folder.glob("*.yml")):
