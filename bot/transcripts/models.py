@@ -44,6 +44,11 @@ class StaffUser(Base):
     active = sa.Column(sa.Boolean, nullable=False, default=True)
     created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
     last_login_at = sa.Column(sa.DateTime)
+    # TOTP second factor (bot.web.staff.totp): the shared secret, encrypted with a key
+    # derived from the session secret, or NULL when the account signs in with a password only
+    totp_secret = sa.Column(sa.String(255))
+    # the 30-second time step of the last code accepted: a code is good once, never again
+    totp_last_step = sa.Column(sa.BigInteger)
 
 
 class StaffSession(Base):
@@ -146,6 +151,9 @@ class MessageRelabel(Base):
 
 
 class AuditLog(Base):
+    """Append-only: the database itself refuses UPDATE and DELETE on this table (triggers of
+    migration 0003), and the retention purge leaves it alone."""
+
     __tablename__ = "audit_log"
     id = sa.Column(sa.Integer, primary_key=True)
     at = sa.Column(sa.DateTime, nullable=False, default=utcnow, index=True)

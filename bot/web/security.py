@@ -5,7 +5,7 @@ streaming responses and errors raised before a route runs.
 
 - SecurityHeadersMiddleware: its headers replace any a route set, so the visitors' pages
   and the staff console answer to the same Content-Security-Policy; private paths (the
-  staff console) are also never cached.
+  staff console) are also never cached; a request that came over TLS also gets HSTS.
 - BodySizeLimitMiddleware: every POST body larger than the cap is refused with 413 before
   any route parses it (CVE-2024-47874: an unbounded multipart form is a denial of service).
 - RateLimit: a `limits` moving window per client key, counted in this process's memory.
@@ -80,25 +80,55 @@ def _encoded(headers: Dict[str, str]) -> List[Tuple[bytes, bytes]]:
 # Staff pages show conversations: no browser or proxy may keep a copy.
 PRIVATE_HEADERS: Dict[str, str] = {"Cache-Control": "no-store"}
 
+# Sent only on a response to a request that arrived over TLS (a browser ignores it over
+# plain HTTP, and sending it there would pin a development host to HTTPS). One year, no
+# includeSubDomains: other hosts under the same domain (the embedding website's) are not
+# ours to pin; the operator of the domain can add it at the proxy.
+HSTS = (b"strict-transport-security", b"max-age=31536000")
+
+
+def _over_tls(scope: Scope, trust_proxy: bool) -> bool:
+    """The request reached us, or our own reverse proxy, over HTTPS. X-Forwarded-Proto
+    counts only behind a trusted proxy (BOT_TRUST_PROXY): its last entry is the one our
+    proxy set, as with X-Forwarded-For."""
+    if scope.get("scheme") == "https":
+        return True
+    if not trust_proxy:
+        return False
+    for name, value in scope.get("headers", []):
+        if name == b"x-forwarded-proto":
+            return value.decode("latin-1").split(",")[-1].strip().lower() == "https"
+    return False
+
 
 class SecurityHeadersMiddleware:
-    """Sets SECURITY_HEADERS on every HTTP response, and PRIVATE_HEADERS on those under
-    one of `private_prefixes`."""
+    """Sets SECURITY_HEADERS on every HTTP response, PRIVATE_HEADERS on those under one of
+    `private_prefixes`, and HSTS on those to a request that came over TLS. `trust_proxy`
+    None: the app's own setting (`app.state.settings.trust_proxy`)."""
 
-    def __init__(self, app: ASGIApp, private_prefixes: Iterable[str] = ()) -> None:
+    def __init__(self, app: ASGIApp, private_prefixes: Iterable[str] = (), trust_proxy: Optional[bool] = None) -> None:
         self.app = app
         self.public = _encoded(SECURITY_HEADERS)
         self.private = _encoded({**SECURITY_HEADERS, **PRIVATE_HEADERS})
         self.private_prefixes = tuple(p.rstrip("/") for p in private_prefixes)
+        self.trust_proxy = trust_proxy
 
     def _is_private(self, path: str) -> bool:
         return any(path == p or path.startswith(p + "/") for p in self.private_prefixes)
+
+    def _trusts_proxy(self, scope: Scope) -> bool:
+        if self.trust_proxy is not None:
+            return self.trust_proxy
+        settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
+        return bool(getattr(settings, "trust_proxy", False))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = self.private if self._is_private(scope["path"]) else self.public
+        if _over_tls(scope, self._trusts_proxy(scope)):
+            headers = headers + [HSTS]
         names = {name for name, _ in headers}
 
         async def send_with_headers(message: Message) -> None:

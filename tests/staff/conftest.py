@@ -8,6 +8,7 @@ end-to-end privacy test in tests/privacy uses the full stack instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import subprocess
@@ -15,7 +16,7 @@ import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 import pytest
 import requests
@@ -34,17 +35,21 @@ class Console:
     db_path: Path
     env: Dict[str, str]
 
-    def login(self, username: str = "alice", password: str = PASSWORD) -> requests.Session:
+    def login(self, username: str = "alice", password: str = PASSWORD, code: str = "") -> requests.Session:
         http = requests.Session()
-        page = http.get(f"{self.url}/staff/login")
-        token = csrf_of(page.text)
-        response = http.post(
-            f"{self.url}/staff/login",
-            allow_redirects=False,
-            data={"username": username, "password": password, "csrf_token": token},
-        )
+        response = self.try_login(http, username, password, code)
         assert response.status_code == 303, response.text
         return http
+
+    def try_login(
+        self, http: requests.Session, username: str = "alice", password: str = PASSWORD, code: str = ""
+    ) -> requests.Response:
+        """One sign-in through the login form, as a browser with `http`'s cookies does it."""
+        page = http.get(f"{self.url}/staff/login")
+        data = {"username": username, "password": password, "csrf_token": csrf_of(page.text)}
+        if code:
+            data["code"] = code
+        return http.post(f"{self.url}/staff/login", allow_redirects=False, data=data)
 
 
 def csrf_of(html: str) -> str:
@@ -125,9 +130,17 @@ def write_conversation(
 
 
 @pytest.fixture(scope="module")
-def console() -> Console:
+def console() -> Iterator[Console]:
     """The real web app (bot.web.app) on a free loopback port with a fresh database, one per
     test module, so what one module writes (conversations, logins) cannot steer another."""
+    with start_console() as running:
+        yield running
+
+
+@contextlib.contextmanager
+def start_console(**settings: str) -> Iterator[Console]:
+    """The real web app as `console` starts it, with `settings` (environment variables such
+    as BOT_STAFF_IDLE_MINUTES="0.05") added to its environment."""
     ARTIFACTS.mkdir(exist_ok=True)
     db_path = ARTIFACTS / f"staff-{uuid.uuid4().hex[:8]}.db"
     db_url = f"sqlite:///{db_path}"
@@ -140,6 +153,7 @@ def console() -> Console:
         TF_CPP_MIN_LOG_LEVEL="3",
         WEB_PORT=str(port),
         RASA_PORT=str(free_port()),
+        **settings,
     )
     result = run_cli(env, "staff", "add", "alice", stdin=PASSWORD + "\n")
     assert result.returncode == 0, result.stderr
@@ -172,3 +186,4 @@ def console() -> Console:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()

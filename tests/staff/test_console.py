@@ -128,7 +128,7 @@ def test_wrong_password_is_refused_and_login_without_token_is_forbidden(console)
     http = requests.Session()
     token = csrf_of(http.get(console.url + "/staff/login").text)
     bad = http.post(console.url + "/staff/login", data={"username": "alice", "password": "nope", "csrf_token": token})
-    assert bad.status_code == 401 and "Wrong username or password" in bad.text
+    assert bad.status_code == 401 and "Wrong username, password or code." in bad.text
     forged = requests.post(console.url + "/staff/login", data={"username": "alice", "password": PASSWORD})
     assert forged.status_code == 403
 

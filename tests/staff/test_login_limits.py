@@ -54,7 +54,7 @@ def test_the_lock_grows_and_a_correct_password_waits_it_out(console):
 
     failures = fail_until_locked(console, name)
     assert [status for status, _, _ in failures] == [401] * auth.MAX_FAILURES
-    assert {error for _, error, _ in failures} == {"Wrong username or password."}
+    assert {error for _, error, _ in failures} == {"Wrong username, password or code."}
 
     # locked for 1 s: even the right password is not checked
     status, error, retry_after = attempt(console, name, PASSWORD)

@@ -1,9 +1,17 @@
 """Staff accounts, server-side sessions, CSRF tokens and login throttling.
 
 - Passwords: argon2id (argon2-cffi), rehashed on login when the parameters change.
+- Second factor (optional, per account): a TOTP code from an authenticator app
+  (bot.web.staff.totp), enrolled with `bot staff totp NAME`. A wrong, missing or reused
+  code is a failed login like a wrong password, so the lock below counts it, and the
+  answer is the same whichever was wrong. A code is accepted once: the time step of the
+  last good code is kept, and an equal or older one is refused.
 - Sessions: a random token in an HttpOnly, SameSite=Strict cookie; the database keeps only
-  HMAC-SHA256(secret, token), with the session's CSRF token and last-seen time. Idle
-  sessions expire after `staff_idle_minutes` (bot.settings), any session after 12 hours.
+  HMAC-SHA256(secret, token), with the session's CSRF token and last-seen time. A login
+  always issues a new token and ends the session of any token the browser still sent;
+  logout deletes the row, so the old cookie is worthless even if it was copied. Idle
+  sessions expire after `staff_idle_minutes`, any session `staff_session_hours` after
+  login (bot.settings).
 - Secret: `secret_key`, or a random key generated once into `secret_file` (mode 0600).
 - Throttling: after 5 failed logins in a row for a username (whether or not the account
   exists), the account is locked for 1 s after the last failure, then 2 s, 4 s… up to 60 s
@@ -24,12 +32,15 @@ import secrets
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy.orm import Session
 
 from bot import settings
+from bot.settings import Settings
 from bot.transcripts.models import LoginAttempt, StaffSession, StaffUser
+from bot.web.staff import totp
 
 COOKIE_NAME = "staff_session"
 LOGIN_CSRF_COOKIE = "staff_login_csrf"
@@ -40,15 +51,19 @@ FAILURE_WINDOW = dt.timedelta(minutes=15)
 LOCK_MEMORY = dt.timedelta(hours=24)
 FIRST_LOCK_SECONDS = 1
 MAX_LOCK_SECONDS = 60
-ABSOLUTE_LIFETIME = dt.timedelta(hours=12)
 
 _hasher = PasswordHasher()
 # A real hash to verify against when the user does not exist (same timing either way).
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
-def idle_timeout() -> dt.timedelta:
-    return dt.timedelta(minutes=settings.load().staff_idle_minutes)
+def idle_timeout(config: Optional[Settings] = None) -> dt.timedelta:
+    return dt.timedelta(minutes=(config or settings.load()).staff_idle_minutes)
+
+
+def session_lifetime(config: Optional[Settings] = None) -> dt.timedelta:
+    """How long a session lasts after login, however active."""
+    return dt.timedelta(hours=(config or settings.load()).staff_session_hours)
 
 
 def secret_key() -> bytes:
@@ -155,6 +170,7 @@ class LoginRefusal:
     reason: str
     retry_after: int = 0
     locked_for: int = 0
+    detail: str = ""  # for the audit log only: which factor was wrong (never shown)
 
 
 def refusal(session: Session, username: str, client: str) -> Optional[LoginRefusal]:
@@ -168,10 +184,48 @@ def refusal(session: Session, username: str, client: str) -> Optional[LoginRefus
     return None
 
 
+def enrol_totp(session: Session, user: StaffUser) -> Tuple[str, str]:
+    """Give `user` a new TOTP secret, replacing any earlier one, and end their sessions so
+    every later sign-in asks for a code: (secret, otpauth URI), to be shown once."""
+    secret = totp.new_secret()
+    user.totp_secret = totp.seal(secret, secret_key())
+    user.totp_last_step = None
+    session.query(StaffSession).filter_by(user_id=user.id).delete()
+    return secret, totp.provisioning_uri(user.username, secret)
+
+
+def remove_totp(session: Session, user: StaffUser) -> None:
+    user.totp_secret = None
+    user.totp_last_step = None
+    session.query(StaffSession).filter_by(user_id=user.id).delete()
+
+
+def second_factor_problem(session: Session, user: StaffUser, code: str, now: dt.datetime) -> str:
+    """Why `code` does not complete `user`'s sign-in, or "" when it does (and is used up)."""
+    if not totp.normalise(code):
+        return "no code"
+    secret = totp.unseal(user.totp_secret, secret_key())
+    if secret is None:
+        return "totp secret unreadable: the session secret changed; enrol again"
+    step = totp.matching_step(secret, code, now.replace(tzinfo=dt.timezone.utc))
+    if step is None:
+        return "wrong code"
+    # One conditional UPDATE, so two workers given the same code at once cannot both take it.
+    used = session.execute(
+        sa.update(StaffUser)
+        .where(StaffUser.id == user.id)
+        .where(sa.or_(StaffUser.totp_last_step.is_(None), StaffUser.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    return "" if used.rowcount == 1 else "code already used"
+
+
 def authenticate(
-    session: Session, username: str, password: str, client: str
+    session: Session, username: str, password: str, client: str, code: str = ""
 ) -> Tuple[Optional[StaffUser], Optional[LoginRefusal]]:
-    """(user, None) on success, or (None, refusal)."""
+    """(user, None) on success, or (None, refusal). `code` is the TOTP code, needed only
+    by an account enrolled for it."""
     username = (username or "").strip()[:80]
     refused = refusal(session, username, client)
     if refused is not None:
@@ -185,11 +239,15 @@ def authenticate(
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
     now = dt.datetime.utcnow()
+    problem = ""
+    if ok and user is not None and user.totp_secret:
+        problem = second_factor_problem(session, user, code, now)
+        ok = not problem
     session.add(LoginAttempt(username=username, client=client[:64], success=ok, at=now))
     if not ok or user is None:
         session.flush()
         locked_for = lock_seconds(failures_in_a_row(session, username, now)[0])
-        return None, LoginRefusal("invalid", retry_after=locked_for, locked_for=locked_for)
+        return None, LoginRefusal("invalid", retry_after=locked_for, locked_for=locked_for, detail=problem)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = now
@@ -219,7 +277,9 @@ def start_session(session: Session, user: StaffUser) -> str:
     return token
 
 
-def resume_session(session: Session, token: Optional[str]) -> Optional[StaffIdentity]:
+def resume_session(
+    session: Session, token: Optional[str], config: Optional[Settings] = None
+) -> Optional[StaffIdentity]:
     """The identity behind a session cookie, touching its idle timer; None if expired/unknown."""
     if not token or len(token) > 200:
         return None
@@ -227,7 +287,7 @@ def resume_session(session: Session, token: Optional[str]) -> Optional[StaffIden
     if row is None:
         return None
     now = dt.datetime.utcnow()
-    if now - row.last_seen_at > idle_timeout() or now - row.created_at > ABSOLUTE_LIFETIME:
+    if now - row.last_seen_at > idle_timeout(config) or now - row.created_at > session_lifetime(config):
         session.delete(row)
         return None
     user = session.get(StaffUser, row.user_id)
