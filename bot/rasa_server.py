@@ -8,6 +8,9 @@ differences:
   with `ps`. Passing `--auth-token` is refused.
 - The transcripts schema is migrated before this process starts (`bot.stack` or
   `bot migrate`), so the tracker store only checks that it is current.
+- Every log record is redacted (`bot.redact.install_log_redaction`) and sanic's access
+  log is off, whatever level Rasa logs at (`LOG_LEVEL`, `--debug`): Rasa writes what a
+  visitor typed into its DEBUG lines, and access lines name the client.
 """
 
 from __future__ import annotations
@@ -23,7 +26,12 @@ def main(argv: Optional[List[str]] = None) -> None:
         sys.exit("bot.rasa_server: the API token is read from RASA_TOKEN, never from the command line")
 
     from bot import settings as settings_module
+    from bot.redact import install_log_redaction
     from bot.transcripts import db
+
+    # Before Rasa configures logging: the redaction sits in the record factory, so it
+    # survives Rasa replacing the handlers.
+    install_log_redaction()
 
     token = settings_module.load().rasa_token
     db.migrations_run_elsewhere()

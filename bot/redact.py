@@ -3,7 +3,7 @@
 Used by the tracker store (before anything is written), by the log filter and by every
 export. `redact(text)` replaces what it finds with typed placeholders:
 
-    [EMAIL] [PHONE] [NAME] [ADDRESS] [POSTCODE] [ZIP] [DOB] [DATE] [NHS_NUMBER] [SSN] [NUMBER]
+    [EMAIL] [PHONE] [NAME] [ADDRESS] [POSTCODE] [ZIP] [DOB] [DATE] [NHS_NUMBER] [SSN] [CARD] [NUMBER]
 
 Guarantees: it never raises (on an internal error it falls back to a coarse digit/email
 scrub), and it is idempotent (`redact(redact(x)) == redact(x)`): placeholders are never
@@ -18,6 +18,9 @@ data/contacts.yml, however a visitor or a reply writes them).
 from __future__ import annotations
 
 import datetime as _dt
+import functools
+import gzip
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -40,6 +43,7 @@ LABELS = (
     "DATE",
     "NHS_NUMBER",
     "SSN",
+    "CARD",
     "NUMBER",
 )
 PLACEHOLDER_RE = re.compile(r"\[(?:%s)\]" % "|".join(LABELS))
@@ -265,6 +269,89 @@ _STRONG_TRIGGERS = re.compile(
     re.IGNORECASE,
 )
 
+# A lower-case word after "im" / "this is" is a name only where people introduce
+# themselves ("hi im priya", "im priya, 19"), and only when it is no word that follows
+# "I'm" in ordinary talk: not an adjective, adverb or verb form ("im rattling",
+# "hi im new", "im gutted"). Those come from WordNet's lemma index shipped in
+# spacy-lookups-data (read directly, so no spaCy is loaded); nouns stay candidates,
+# because WordNet lists many given names as nouns (sam, sarah, john).
+_GREETING_BEFORE_RE = re.compile(
+    r"(?:^|[\s,.!?;:(\"'“‘])(?:hi+|hey+|hello+|hiya|heya|hullo|yo|howdy|greetings|morning|evening|afternoon|"
+    r"good\s+(?:morning|evening|afternoon)|ok|okay|um+|erm+|well|so)"
+    r"(?:\s+(?:there|all|everyone|everybody|guys|folks|bot))?[\s,.!?:;-]*$",
+    re.IGNORECASE,
+)
+_SELF_INTRO_RE = re.compile(r"^(?:this\s+is|i\s+am|i\s*['’]?\s*m)\b", re.IGNORECASE)
+# a quoted utterance starts a sentence too (Rasa logs messages as "...")
+_SENTENCE_START_RE = re.compile(r"(?:^|[.!?\n]|[\s:=,(\[{][\"'“‘])[\s\"'(]*$")
+_NOT_NAMES = {
+    # txt-speak and time words that follow "im" without being adjectives in WordNet
+    "gonna", "gunna", "wanna", "tryna", "gotta", "kinda", "sorta", "proper", "bare", "well",
+    "day", "days", "week", "weeks", "month", "months", "year", "years", "hour", "hours",
+    "night", "nights", "tonight", "weekend", "lol", "tbh", "idk", "pls", "plz", "rn", "atm",
+    "od", "ing", "u", "ur", "ya", "yeah", "yes", "nah", "yep", "hi", "hey", "hello", "literally", "actually",
+    # withdrawal slang that WordNet does not know
+    "dopesick", "strung", "junkie", "addict", "mashed", "monged", "buzzing", "skaged",
+}  # fmt: skip
+
+
+@functools.lru_cache(maxsize=1)
+def _english_non_nouns() -> Tuple[FrozenSet[str], Dict[str, str], FrozenSet[str]]:
+    """(adjectives, adverbs and verbs of WordNet, inflected form -> lemma, every WordNet
+    lemma); empty if unreadable."""
+    try:
+        import importlib.util
+        from pathlib import Path
+
+        spec = importlib.util.find_spec("spacy_lookups_data")
+        if spec is None or not spec.submodule_search_locations:
+            return frozenset(), {}, frozenset()
+        data = Path(list(spec.submodule_search_locations)[0]) / "data"
+        with gzip.open(data / "en_lemma_index.json.gz", "rt", encoding="utf-8") as f:
+            index = json.load(f)
+        with gzip.open(data / "en_lemma_lookup.json.gz", "rt", encoding="utf-8") as f:
+            lookup = json.load(f)
+        words = frozenset(w for pos in ("adj", "adv", "verb") for w in index.get(pos, ()))
+        return words, lookup, frozenset(w for lemmas in index.values() for w in lemmas)
+    except Exception:
+        _note_error("lexicon")
+        return frozenset(), {}, frozenset()
+
+
+def _could_be_name(low: str) -> bool:
+    """False for words that ordinarily follow "I'm": adjectives, adverbs, verb forms, txt-speak."""
+    if low in _WEAK_NAME_STOP or low in _NOT_NAMES or len(low) < 2:
+        return False
+    words, lemmas, known = _english_non_nouns()
+    if low in words or lemmas.get(low, low) in words:
+        return False
+    # Verb forms WordNet does not list: "rattlin", "gutted" (a verb's stem), "bricking" (any
+    # word's stem); but not "mohammed", "tamsin" or "xiaoling".
+    m = re.fullmatch(r"(\w+?)(\w?)(ing|in['’]?|ed)", low)
+    if m:
+        stems = {m.group(1) + m.group(2), m.group(1), m.group(1) + m.group(2) + "e"}
+        return not (stems & (known if m.group(3) == "ing" else words))
+    return True
+
+
+def _titled(trigger: str) -> bool:
+    """True for "This Is", "I Am", "IM": every word of the trigger capitalised, beyond a lone "I"."""
+    words = [w for w in re.findall(r"[^\W\d_]+", trigger) if w not in ("I", "m")]
+    return bool(words) and all(w[0].isupper() for w in words)
+
+
+def _introduction(text: str, trigger_start: int, trigger: str) -> bool:
+    """The trigger stands where people say who they are: after a greeting, or (for "im" and
+    "i am", not "this is") at the start of a sentence."""
+    before = text[max(0, trigger_start - 60) : trigger_start]
+    if _GREETING_BEFORE_RE.search(before):
+        return True
+    return not trigger.lower().startswith("this") and bool(_SENTENCE_START_RE.search(before))
+
+
+# Payment cards: 13 to 19 digits, in groups or not, that pass the Luhn check.
+_CARD_RE = re.compile(r"(?<![\w+-])\d(?:[ -]?\d){12,18}(?![\w-])")
+
 _PHONE_FALLBACK_RE = re.compile(r"(?<![\w+])\+?\(?\d[\d\s().-]{7,}\d(?![\w])")
 _LONG_NUMBER_RE = re.compile(r"(?<![\w])\d(?:[\s-]?\d){7,}(?![\w])")
 
@@ -289,6 +376,21 @@ def nhs_checksum_ok(number: str) -> bool:
     if check == 10:
         return False
     return check == int(d[9])
+
+
+def luhn_ok(number: str) -> bool:
+    """True if the digits of `number` pass the Luhn check that every payment card number passes."""
+    d = [int(c) for c in _digits(number)]
+    if not d:
+        return False
+    total = sum(d[-1::-2]) + sum(sum(divmod(2 * x, 10)) for x in d[-2::-2])
+    return total % 10 == 0
+
+
+def _cards(text: str) -> Iterable[Span]:
+    for m in _CARD_RE.finditer(text):
+        if luhn_ok(m.group(0)) and _digits(m.group(0)) not in PUBLIC_NUMBERS:
+            yield Span(m.start(), m.end(), "CARD")
 
 
 def _emails(text: str) -> Iterable[Span]:
@@ -435,17 +537,29 @@ def _names(text: str) -> Iterable[Span]:
         stop = _NAME_STOP if strong else (_WEAK_NAME_STOP if weak else _VOCAB_STOP)
         pos = m.end()
         words: List[Tuple[int, int]] = []
+        intro: Optional[bool] = None
         for _ in range(3):
             wm = re.compile(_NAME_WORD).match(text, pos)
             if not wm:
                 break
             word = wm.group(0)
             low = word.lower().strip("'’-")
-            if low in stop:
+            # "I'll", "it's": a contraction of a stop word is no name either
+            if low in stop or re.split(r"['’]", low)[0] in stop:
                 break
-            if weak and not word[0].isupper():
-                break
-            words.append((wm.start(), wm.end()))
+            if weak:
+                # In "HI IM SHAKING" or "This Is Hard" a capital says nothing: the word
+                # must then look like a name, as after a lower-case "hi im priya".
+                shouted = (word.isupper() and len(word) > 1) or _titled(trigger)
+                if shouted or not word[0].isupper():
+                    if intro is None:
+                        intro = shouted or (
+                            bool(_SELF_INTRO_RE.match(trigger.strip()))
+                            and _introduction(text, m.start(), trigger.strip())
+                        )
+                    if not (intro and _could_be_name(low)):
+                        break
+            words.append((wm.start(), wm.start() + len(word.rstrip("'’-"))))
             nxt = re.compile(r"[ \t]+").match(text, wm.end())
             if not nxt:
                 break
@@ -464,7 +578,7 @@ def _long_numbers(text: str) -> Iterable[Span]:
 
 
 # Earlier detectors win when spans overlap.
-_DETECTORS = (_emails, _ssns, _nhs, _dates, _addresses, _zips, _postcodes, _phones, _long_numbers, _names)
+_DETECTORS = (_emails, _cards, _ssns, _nhs, _dates, _addresses, _zips, _postcodes, _phones, _long_numbers, _names)
 
 
 def find_spans(text: str) -> List[Span]:
@@ -554,23 +668,122 @@ def overlapping(start: int, end: int, spans: List[Span]) -> Optional[Span]:
 
 # --------------------------------------------------------------------------- logging
 
+# Addresses of clients: a log line never says who sent a request (loopback and the
+# unspecified address name no one and stay readable).
+_IPV4_RE = re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w.])")
+# Full IPv6 addresses, or compressed ones with "::" (never a clock time such as 10:30:00).
+_IPV6_RE = re.compile(
+    r"(?<![\w:])(?:(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}"
+    r"|(?:[0-9a-fA-F]{1,4}:){0,6}(?:[0-9a-fA-F]{1,4})?::(?:[0-9a-fA-F]{1,4}:){0,6}[0-9a-fA-F]{1,4})(?![\w:])"
+)
+_NOT_CLIENTS = ("0.0.0.0", "::1", "::")
+# Loggers that write one line per request with the client's address and user agent.
+ACCESS_LOGGERS = ("sanic.access", "uvicorn.access", "gunicorn.access", "aiohttp.access")
+
+
+def _not_a_client(address: str) -> bool:
+    return address.startswith("127.") or address in _NOT_CLIENTS
+
+
+def redact_log_text(text: str) -> str:
+    """`redact(text)`, and client IP addresses replaced by [IP]."""
+    if not isinstance(text, str):
+        return text
+    for rx in (_IPV4_RE, _IPV6_RE):
+        text = rx.sub(lambda m: m.group(0) if _not_a_client(m.group(0)) else "[IP]", text)
+    return redact(text)
+
+
+def redact_record(record: logging.LogRecord) -> logging.LogRecord:
+    """Redacts a record in place: its message and arguments, the text of its exception
+    (traceback and exception message) and its stack. Never raises: on a failure the
+    message is replaced, not kept."""
+    try:
+        message = record.getMessage()
+        redacted = redact_log_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            # Formatters print exc_text when it is set, so the traceback is formatted here.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_log_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_log_text(record.stack_info)
+    except Exception:
+        record.msg, record.args, record.exc_info, record.exc_text = (
+            "[log record withheld: redaction failed]",
+            None,
+            None,
+            None,
+        )
+    return record
+
 
 class RedactingFilter(logging.Filter):
-    """A logging filter that redacts every record's message (install on handlers)."""
+    """A logging filter that redacts every record it sees (see `redact_record`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-            redacted = redact(message)
-            if redacted != message:
-                record.msg, record.args = redacted, None
-        except Exception:
-            pass
+        redact_record(record)
         return True
 
 
+_installed_factory: List[Any] = []
+
+
+def _install_record_factory() -> None:
+    """Every record of this process is redacted when it is made, whichever logger, handler
+    or formatter later writes it, and however logging is reconfigured afterwards."""
+    current = logging.getLogRecordFactory()
+    if getattr(current, "_redacts", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        return redact_record(current(*args, **kwargs))
+
+    factory._redacts = True  # type: ignore[attr-defined]
+    _installed_factory.append(factory)
+    logging.setLogRecordFactory(factory)
+
+
+def _install_excepthooks() -> None:
+    """Uncaught exceptions print their traceback without logging: redact those too."""
+    import sys
+    import threading
+    import traceback
+
+    if getattr(sys.excepthook, "_redacts", False):
+        return
+
+    def excepthook(kind: Any, value: Any, tb: Any) -> None:
+        text = "".join(traceback.format_exception(kind, value, tb))
+        sys.stderr.write(redact_log_text(text))
+
+    def thread_excepthook(args: Any) -> None:
+        if args.exc_type is SystemExit:
+            return
+        excepthook(args.exc_type, args.exc_value, args.exc_traceback)
+
+    excepthook._redacts = True  # type: ignore[attr-defined]
+    sys.excepthook = excepthook
+    threading.excepthook = thread_excepthook
+
+
+def silence_access_logs() -> None:
+    """Per-request access lines carry the client's address and user agent: never write them."""
+    for name in ACCESS_LOGGERS:
+        access = logging.getLogger(name)
+        access.disabled = True
+        access.propagate = False
+
+
 def install_log_redaction(logger: Optional[logging.Logger] = None) -> None:
-    """Add a RedactingFilter to every handler of `logger` (root by default), once."""
+    """Redact every log record of this process, turn access logs off, and redact uncaught
+    tracebacks; also adds a RedactingFilter to every handler of `logger` (root by default).
+    Safe to call more than once."""
+    _install_record_factory()
+    _install_excepthooks()
+    silence_access_logs()
     target = logger or logging.getLogger()
     for handler in target.handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):

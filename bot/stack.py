@@ -78,6 +78,9 @@ def process_env(settings: Settings) -> Dict[str, str]:
         PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
         ACTION_ENDPOINT_URL=settings.actions_url,
         SANIC_HOST=settings.host,  # rasa_sdk binds 0.0.0.0 unless told otherwise
+        # sanic's access lines name the client (IP, and the request line); Rasa and rasa_sdk
+        # would write them at LOG_LEVEL_LIBRARIES=INFO or below
+        SANIC_ACCESS_LOG="false",
     )
     if settings.db_url.startswith("sqlite:///"):
         Path(settings.db_url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)

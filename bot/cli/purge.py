@@ -5,6 +5,9 @@ notes, relabelled messages); on SQLite the file is then VACUUMed so deleted text
 linger in free pages. Meant for a schedule, e.g. cron:
 
     17 3 * * *  cd /srv/bot && .venv/bin/bot purge --older-than 30d
+
+The web app also runs the same purge by itself every `BOT_PURGE_INTERVAL` seconds
+(bot.transcripts.purge.run_on_schedule), so cron is only needed where it is turned off.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import sys
 
 from bot import settings
 from bot.transcripts import db
-from bot.transcripts.purge import parse_age, purge
+from bot.transcripts.purge import parse_age, purge_database
 
 
 def register(subparsers) -> None:
@@ -34,21 +37,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     url = db.default_url()
     db.migrate(url)
-    with db.session_scope(url) as session:
-        result = purge(session, age, dry_run=args.dry_run)
-        if not args.dry_run and result.conversations:
-            from bot.transcripts.queries import audit
-
-            audit(
-                session,
-                "cli",
-                "purge",
-                detail=f"{len(result.conversations)} conversations "
-                f"older than {result.cutoff.isoformat(timespec='seconds')}",
-            )
-    if not args.dry_run and result.conversations and url.startswith("sqlite"):
-        with db.get_engine(url).connect() as connection:
-            connection.exec_driver_sql("VACUUM")
+    result = purge_database(url, age, "cli", dry_run=args.dry_run)
     verb = "would delete" if args.dry_run else "deleted"
     print(
         f"{verb} {len(result.conversations)} conversation(s) last active before "

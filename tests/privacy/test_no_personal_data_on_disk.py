@@ -142,3 +142,83 @@ def test_staff_read_the_real_conversation_redacted_in_the_console(stack, chat):
         data={"format": "json", "csrf_token": csrf_of(page), "conversation_id": sender},
     )
     assert "[NAME]" in export.text and "Bartholomew" not in export.text and "900321" not in export.text
+
+
+# A distinctive client: what a proxy in front of the web app would pass on, and a browser.
+CLIENT_IP = "198.51.100.203"
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64; PrivacyProbe/7.3) Gecko/20100101 Firefox/128.0"
+
+
+@pytest.fixture(scope="module")
+def debug_stack(tmp_path_factory):
+    """Rasa, actions and the web app at DEBUG, sanic's loggers too, behind a trusted proxy
+    (so the web app reads the client address), each writing its own log file."""
+    import os
+
+    from bot import settings as settings_module
+    from bot.stack import Stack
+    from tests.services import free_port
+
+    base = tmp_path_factory.mktemp("debug-stack")
+    settings = settings_module.load().replace(
+        rasa_port=free_port(),
+        actions_port=free_port(),
+        web_port=free_port(),
+        db_url=f"sqlite:///{base / 'bot.db'}",
+        trust_proxy=True,
+    )
+    saved = {k: os.environ.get(k) for k in ("LOG_LEVEL", "LOG_LEVEL_LIBRARIES")}
+    os.environ.update(LOG_LEVEL="DEBUG", LOG_LEVEL_LIBRARIES="DEBUG")
+    running = Stack(settings, log_dir=base / "logs")
+    try:
+        running.start_all()
+        yield running
+    finally:
+        running.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def test_nothing_of_the_visitor_reaches_any_file_even_at_debug(debug_stack):
+    """Through the web app, as a browser behind a proxy: afterwards no file the stack wrote
+    (database, journal, every log) holds the personal data, the client's address or its
+    user agent; the metadata stored with each message is the region (and Rasa's own ids)."""
+    if "web" not in debug_stack.procs:
+        pytest.skip("the web app is not part of this stack")
+    conversation = uuid.uuid4().hex
+    for text, _ in MESSAGES + [("hi im priya, 19, day 2 off the gear", ["priya"])]:
+        request = urllib.request.Request(
+            f"{debug_stack.settings.web_url}/api/chat",
+            data=json.dumps({"conversation_id": conversation, "message": text, "region": "uk"}).encode(),
+            headers={"Content-Type": "application/json", "User-Agent": USER_AGENT, "X-Forwarded-For": CLIENT_IP},
+        )
+        with urllib.request.urlopen(request, timeout=120) as response:
+            assert response.status == 200 and json.loads(response.read())["messages"]
+            assert "set-cookie" not in {k.lower() for k in response.headers}
+
+    db_file = sqlite_path(debug_stack.settings.db_url)
+    files = [p for p in db_file.parent.rglob("*") if p.is_file()]
+    raw = {p: p.read_bytes() for p in files}
+    assert conversation.encode() in raw[db_file], "the conversation was not stored at all"
+    logs = b"".join(data for p, data in raw.items() if p.suffix == ".log")
+    # Rasa logged the messages at DEBUG, redacted (so the search below searches something)
+    assert b"[NAME]" in logs and b"[PHONE]" in logs, "Rasa's DEBUG lines with the messages are missing"
+    secrets = [s for _, found in MESSAGES for s in found] + ["priya", CLIENT_IP, "PrivacyProbe", USER_AGENT]
+    for path, data in raw.items():
+        for secret in secrets:
+            assert secret.lower().encode() not in data.lower(), f"{secret!r} is in {path}"
+
+    engine = sa.create_engine(debug_stack.settings.db_url)
+    with engine.connect() as c:
+        metadata = [
+            json.loads(d).get("metadata")
+            for (d,) in c.execute(
+                sa.text("SELECT data FROM events WHERE sender_id = :s AND type_name = 'user'"), {"s": conversation}
+            )
+        ]
+    engine.dispose()
+    # beside the region, only what Rasa itself adds: the assistant's and the model's ids
+    assert metadata and all(m["region"] == "uk" and set(m) <= {"region", "assistant_id", "model_id"} for m in metadata)
