@@ -8,6 +8,8 @@ differences:
   with `ps`. Passing `--auth-token` is refused.
 - The transcripts schema is migrated before this process starts (`bot.stack` or
   `bot migrate`), so the tracker store only checks that it is current.
+- Each JSON schema Rasa validates against is checked once, not on every action
+  server answer (`bot.schema_cache`): that check was about 45 % of its CPU.
 - Every log record is redacted (`bot.redact.install_log_redaction`) and sanic's access
   log is off, whatever level Rasa logs at (`LOG_LEVEL`, `--debug`): Rasa writes what a
   visitor typed into its DEBUG lines, and access lines name the client.
@@ -25,6 +27,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     if any(arg == "--auth-token" or arg.startswith("--auth-token=") for arg in argv):
         sys.exit("bot.rasa_server: the API token is read from RASA_TOKEN, never from the command line")
 
+    from bot import schema_cache
     from bot import settings as settings_module
     from bot.redact import install_log_redaction
     from bot.transcripts import db
@@ -32,6 +35,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     # Before Rasa configures logging: the redaction sits in the record factory, so it
     # survives Rasa replacing the handlers.
     install_log_redaction()
+    schema_cache.install()
 
     token = settings_module.load().rasa_token
     db.migrations_run_elsewhere()

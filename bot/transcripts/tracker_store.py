@@ -28,6 +28,7 @@ endpoints.yml:
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 import re
@@ -162,10 +163,11 @@ def _scrub(value: Any, pieces: Dict[str, str], full: bool) -> Any:
     return value
 
 
-def redact_event_dicts(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """Redacted deep copies of serialised events (the pieces found in user texts are shared)."""
+def redact_event_dicts(events: List[Dict[str, Any]], earlier: Optional[Dict[str, str]] = None) -> List[Dict[str, Any]]:
+    """Redacted deep copies of serialised events (the pieces found in user texts are shared,
+    with the `earlier` pieces of the conversation's previous user messages)."""
     out: List[Dict[str, Any]] = []
-    pieces: Dict[str, str] = {}
+    pieces: Dict[str, str] = dict(earlier or {})
     staged: List[Dict[str, Any]] = []
     for data in events:
         data = copy.deepcopy(data)
@@ -210,9 +212,21 @@ def redact_new_events(new_events: Iterable[Event], context: Iterable[Event] = ()
     in all its user messages is searched for in the new events, so an echo of a name given
     in an earlier turn is caught too. The new events' own user messages always count.
     """
-    user_dicts = [e.as_dict() for e in context if getattr(e, "type_name", "") == "user"]
-    new_dicts = [e.as_dict() for e in new_events]
-    return redact_event_dicts(user_dicts + new_dicts)[len(user_dicts) :]
+    earlier: Dict[str, str] = {}
+    for event in context:
+        if getattr(event, "type_name", "") == "user" and isinstance(getattr(event, "text", None), str):
+            entities = (getattr(event, "parse_data", None) or {}).get("entities") or []
+            earlier.update(_pieces_in(event.text, json.dumps(entities, sort_keys=True, default=str)))
+    return redact_event_dicts([e.as_dict() for e in new_events], earlier)
+
+
+# The same earlier messages come back at every turn of a conversation; finding their
+# pieces again each time made a save's cost grow with the conversation's length. The
+# cache lives in this process's memory only, beside the trackers Rasa already holds there.
+@functools.lru_cache(maxsize=8192)
+def _pieces_in(text: str, entities_json: str) -> Tuple[Tuple[str, str], ...]:
+    _, _, found = _redact_text_and_entities(text, json.loads(entities_json))
+    return tuple(found.items())
 
 
 class RedactingTrackerStore(SQLTrackerStore):
