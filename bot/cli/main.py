@@ -7,7 +7,7 @@ import sys
 from typing import List, Optional
 
 from bot import settings as settings_module
-from bot.cli import chat, export, purge, run, staff
+from bot.cli import chat, export, purge, run, soak, staff
 from bot.settings import SettingsError
 
 
@@ -26,7 +26,7 @@ def migrate(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bot", description="Heroin-detox support assistant")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for module in (run, chat, staff, purge, export):
+    for module in (run, chat, staff, purge, export, soak):
         module.register(subparsers)
     subparsers.add_parser(
         "migrate", help="bring the transcripts database schema up to date (before starting the servers)"

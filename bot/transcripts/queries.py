@@ -18,6 +18,8 @@ from functools import lru_cache
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.redact import redact
@@ -364,14 +366,23 @@ def notes(session: Session, sender_id: str) -> List[ConversationNote]:
     return session.query(ConversationNote).filter_by(sender_id=sender_id).order_by(ConversationNote.id).all()
 
 
+def insert_if_missing(session: Session, table: sa.Table, values: Dict[str, Any]) -> bool:
+    """Insert a row unless one with its key exists; True if this call inserted it. Two
+    staff members (or two clicks) doing the same at once is not an error: the database
+    settles it (ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike)."""
+    dialect = session.get_bind().dialect.name
+    insert = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}[dialect](table)
+    result = session.execute(insert.values(**values).on_conflict_do_nothing())
+    return bool(result.rowcount)
+
+
 def review_state(session: Session, sender_id: str) -> ConversationReview:
-    review = session.get(ConversationReview, sender_id)
-    if review is None:
-        review = ConversationReview(
-            sender_id=sender_id, reviewed=False, crisis_flag=False, priority=0, updated_at=dt.datetime.utcnow()
-        )
-        session.add(review)
-    return review
+    insert_if_missing(
+        session,
+        _REVIEW,
+        dict(sender_id=sender_id, reviewed=False, crisis_flag=False, priority=0, updated_at=dt.datetime.utcnow()),
+    )
+    return session.get(ConversationReview, sender_id, populate_existing=True)
 
 
 def dashboard(session: Session, days: int = 14, today: Optional[dt.date] = None) -> Dict[str, Any]:

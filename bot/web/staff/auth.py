@@ -306,4 +306,5 @@ def end_session(session: Session, token: Optional[str]) -> None:
 
 
 def csrf_ok(expected: Optional[str], given: Optional[str]) -> bool:
-    return bool(expected) and bool(given) and hmac.compare_digest(str(expected), str(given))
+    # as bytes: compare_digest refuses str with non-ASCII characters, which anyone can post
+    return bool(expected) and bool(given) and hmac.compare_digest(str(expected).encode(), str(given).encode())

@@ -21,7 +21,8 @@ from typing import Annotated, Any, Callable, Coroutine, Dict, Optional
 from urllib.parse import quote, urlencode
 
 import jinja2
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy.orm import Session
@@ -90,7 +91,7 @@ EXCEPTION_HANDLERS: Dict[Any, Callable[[Request, Any], Coroutine[Any, Any, Respo
 def signed_in(request: Request) -> Optional[StaffIdentity]:
     """The staff member behind the session cookie while the session is live, else None."""
     with db.session_scope() as session:
-        return auth.resume_session(session, request.cookies.get(auth.COOKIE_NAME))
+        return auth.resume_session(session, request.cookies.get(auth.COOKIE_NAME), request.app.state.settings)
 
 
 MaybeStaff = Annotated[Optional[StaffIdentity], Depends(signed_in)]
@@ -140,6 +141,26 @@ def audit_trail(request: Request, staff: Staff) -> AuditTrail:
 
 
 Audit = Annotated[AuditTrail, Depends(audit_trail)]
+# Numbers a browser could send, bounded so nothing larger reaches the database (SQLite
+# integers stop at 2**63 - 1; a page past the last simply shows nothing).
+Page = Annotated[int, Query(ge=1, le=1_000_000)]
+EventId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
+
+
+def form_body(*required: str, **fields: Dict[str, Any]) -> Dict[str, Any]:
+    """openapi_extra for a form route: the fields are read raw (`form_fields`), so FastAPI
+    cannot describe them; every console form carries the session's CSRF token."""
+    properties = {"csrf_token": {"type": "string"}, **fields}
+    schema = {"type": "object", "required": ["csrf_token", *required], "properties": properties}
+    return {"requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": schema}}}}
+
+
+def download(*media_types: str) -> Dict[str, Any]:
+    return {"responses": {"200": {"description": "A file", "content": {m: {} for m in media_types}}}}
+
+
+TEXT: Dict[str, Any] = {"type": "string"}
+YES_NO: Dict[str, Any] = {"type": "string", "enum": ["yes", "no"]}
 
 
 PREFIX = "/staff"
@@ -167,7 +188,7 @@ def render(
 ) -> HTMLResponse:
     context.setdefault("csrf", staff.csrf_token if staff else "")
     context["staff"] = staff.username if staff else None
-    context.setdefault("idle_minutes", round(auth.idle_timeout().total_seconds() / 60, 2))
+    context.setdefault("idle_minutes", round(auth.idle_timeout(request.app.state.settings).total_seconds() / 60, 2))
     return HTMLResponse(templates.get_template(name).render(**context), status_code=status)
 
 
@@ -204,7 +225,7 @@ def _download(body: str, filename: str, media_type: str) -> Response:
 # --------------------------------------------------------------------------- public: static files, login
 
 
-@public.get("/static/{name}")
+@public.get("/static/{name}", response_class=Response)
 def static(name: str) -> Response:
     path = (STATIC_DIR / name).resolve()
     if path.parent != STATIC_DIR.resolve() or not path.is_file():
@@ -213,7 +234,7 @@ def static(name: str) -> Response:
     return FileResponse(path, media_type=media.get(path.suffix[1:], "application/octet-stream"))
 
 
-@public.get("/login")
+@public.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, staff: MaybeStaff, next: str = "/staff/") -> Response:
     if staff is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
@@ -222,6 +243,9 @@ def login_form(request: Request, staff: MaybeStaff, next: str = "/staff/") -> Re
     response = render("login.html", request, csrf=nonce, next=_safe_next(next), error="")
     set_cookie(response, request, auth.LOGIN_CSRF_COOKIE, nonce)
     return response
+
+
+WRONG_CREDENTIALS = "Wrong username, password or code."
 
 
 def _login_refused(request: Request, nonce: Optional[str], next_page: str, retry_after: int) -> Response:
@@ -239,7 +263,11 @@ def _login_refused(request: Request, nonce: Optional[str], next_page: str, retry
     return response
 
 
-@public.post("/login")
+@public.post(
+    "/login",
+    response_class=HTMLResponse,
+    openapi_extra=form_body("username", "password", username=TEXT, password=TEXT, code=TEXT, next=TEXT),
+)
 def login(request: Request, form: Form) -> Response:
     nonce = request.cookies.get(auth.LOGIN_CSRF_COOKIE)
     next_page = _safe_next(form.get("next"))
@@ -252,21 +280,26 @@ def login(request: Request, form: Form) -> Response:
     username = form.get("username", "")[:80]
     client = client_of(request)
     with db.session_scope() as session:
-        user, refused = auth.authenticate(session, username, form.get("password", ""), client)
+        user, refused = auth.authenticate(session, username, form.get("password", ""), client, form.get("code", ""))
         if refused is not None:
-            queries.audit(session, username or "-", "login_failed", detail=refused.reason, client=client)
+            detail = refused.detail or refused.reason
+            queries.audit(session, username or "-", "login_failed", detail=detail, client=client)
             if refused.locked_for:
                 queries.audit(session, username or "-", "login_locked", detail=f"{refused.locked_for} s", client=client)
         elif user is not None:
+            # Rotation: whatever session this browser held before is over, and the new one
+            # gets a token nobody could have seen or planted before this moment.
+            auth.end_session(session, request.cookies.get(auth.COOKIE_NAME))
             token = auth.start_session(session, user)
-            queries.audit(session, user.username, "login", client=client)
+            queries.audit(
+                session, user.username, "login", detail="with totp" if user.totp_secret else "", client=client
+            )
     if user is None:
         assert refused is not None
         if refused.reason != "invalid":
             return _login_refused(request, nonce, next_page, refused.retry_after)
-        return render(
-            "login.html", request, status=401, csrf=nonce, next=next_page, error="Wrong username or password."
-        )
+        # One answer whichever factor was wrong: it must not confirm a guessed password.
+        return render("login.html", request, status=401, csrf=nonce, next=next_page, error=WRONG_CREDENTIALS)
     response = RedirectResponse(next_page, status_code=303)
     set_cookie(response, request, auth.COOKIE_NAME, token)
     clear_cookie(response, request, auth.LOGIN_CSRF_COOKIE)
@@ -276,7 +309,7 @@ def login(request: Request, form: Form) -> Response:
 # --------------------------------------------------------------------------- console: session
 
 
-@console.post("/logout")
+@console.post("/logout", openapi_extra=form_body())
 def logout(request: Request, audit: Audit) -> Response:
     with db.session_scope() as session:
         auth.end_session(session, request.cookies.get(auth.COOKIE_NAME))
@@ -295,7 +328,7 @@ def home() -> Response:
     return RedirectResponse("/staff/conversations?view=needs_review", status_code=303)
 
 
-@console.get("/conversations")
+@console.get("/conversations", response_class=HTMLResponse)
 def conversation_list(
     request: Request,
     staff: Staff,
@@ -308,7 +341,7 @@ def conversation_list(
     reviewed: str = "",
     tag: str = "",
     q: str = "",
-    page: int = 1,
+    page: Page = 1,
 ) -> Response:
     filters = queries.Filters(
         crisis=_bool_param(crisis),
@@ -354,7 +387,7 @@ def conversation_list(
     )
 
 
-@console.get("/conversations/{sender_id:path}")
+@console.get("/conversations/{sender_id:path}", response_class=HTMLResponse)
 def conversation_view(request: Request, sender_id: str, staff: Staff, audit: Audit) -> Response:
     with db.session_scope() as session:
         turns = queries.transcript(session, sender_id)
@@ -368,7 +401,10 @@ def conversation_view(request: Request, sender_id: str, staff: Staff, audit: Aud
     )
 
 
-@console.post("/conversations/{sender_id:path}/review")
+@console.post(
+    "/conversations/{sender_id:path}/review",
+    openapi_extra=form_body(reviewed=YES_NO, crisis_flag=YES_NO, priority={"type": "string", "pattern": "^[0-3]$"}),
+)
 def review(sender_id: str, form: Form, staff: Staff, audit: Audit) -> Response:
     with db.session_scope() as session:
         state = queries.review_state(session, sender_id)
@@ -392,22 +428,23 @@ def review(sender_id: str, form: Form, staff: Staff, audit: Audit) -> Response:
     return _back_to_conversation(sender_id)
 
 
-@console.post("/conversations/{sender_id:path}/tags")
+@console.post("/conversations/{sender_id:path}/tags", openapi_extra=form_body("tag", tag=TEXT, remove=YES_NO))
 def add_tag(sender_id: str, form: Form, staff: Staff, audit: Audit) -> Response:
     tag = _tag(form.get("tag", ""))
     with db.session_scope() as session:
         if form.get("remove") == "yes":
             session.query(ConversationTag).filter_by(sender_id=sender_id, tag=tag).delete()
             audit(session, "untag", target=sender_id, detail=tag)
-        elif tag and session.get(ConversationTag, (sender_id, tag)) is None:
-            session.add(
-                ConversationTag(sender_id=sender_id, tag=tag, added_by=staff.username, added_at=dt.datetime.utcnow())
-            )
+        elif tag and queries.insert_if_missing(
+            session,
+            ConversationTag.__table__,
+            dict(sender_id=sender_id, tag=tag, added_by=staff.username, added_at=dt.datetime.utcnow()),
+        ):
             audit(session, "tag", target=sender_id, detail=tag)
     return _back_to_conversation(sender_id)
 
 
-@console.post("/conversations/{sender_id:path}/notes")
+@console.post("/conversations/{sender_id:path}/notes", openapi_extra=form_body("note", note=TEXT))
 def add_note(sender_id: str, form: Form, staff: Staff, audit: Audit) -> Response:
     text = redact(form.get("note", "").strip())[:4000]
     if text:
@@ -419,8 +456,10 @@ def add_note(sender_id: str, form: Form, staff: Staff, audit: Audit) -> Response
     return _back_to_conversation(sender_id)
 
 
-@console.post("/messages/{event_id}/relabel")
-def relabel(event_id: int, form: Form, staff: Staff, audit: Audit) -> Response:
+@console.post(
+    "/messages/{event_id}/relabel", response_class=HTMLResponse, openapi_extra=form_body("intent", intent=TEXT)
+)
+def relabel(event_id: EventId, form: Form, staff: Staff, audit: Audit) -> Response:
     intent = form.get("intent", "").strip()
     with db.session_scope() as session:
         event = queries.user_event(session, event_id)
@@ -444,7 +483,7 @@ def relabel(event_id: int, form: Form, staff: Staff, audit: Audit) -> Response:
 # --------------------------------------------------------------------------- console: exports
 
 
-@console.post("/export/nlu")
+@console.post("/export/nlu", response_class=Response, openapi_extra={**form_body(), **download("application/x-yaml")})
 def export_nlu(audit: Audit) -> Response:
     with db.session_scope() as session:
         # the same examples left out as by `bot export-nlu`: those already trained on
@@ -453,7 +492,14 @@ def export_nlu(audit: Audit) -> Response:
     return _download(body, "relabelled_nlu.yml", "application/x-yaml")
 
 
-@console.post("/export/conversations")
+@console.post(
+    "/export/conversations",
+    response_class=Response,
+    openapi_extra={
+        **form_body(format={"type": "string", "enum": ["csv", "json"]}, conversation_id=TEXT),
+        **download("text/csv", "application/json"),
+    },
+)
 def export_conversations(form: Form, audit: Audit) -> Response:
     fmt = "csv" if form.get("format") == "csv" else "json"
     ids = [form["conversation_id"]] if form.get("conversation_id") else None
@@ -466,7 +512,7 @@ def export_conversations(form: Form, audit: Audit) -> Response:
 # --------------------------------------------------------------------------- console: dashboard, audit
 
 
-@console.get("/dashboard")
+@console.get("/dashboard", response_class=HTMLResponse)
 def dashboard(request: Request, staff: Staff, days: int = 14) -> Response:
     days = max(1, min(days, 90))
     with db.session_scope() as session:
@@ -480,8 +526,8 @@ def dashboard(request: Request, staff: Staff, days: int = 14) -> Response:
     return render("dashboard.html", request, staff, data=data, svgs=[Markup(s) for s in svgs], days=days)
 
 
-@console.get("/audit")
-def audit_log(request: Request, staff: Staff, page: int = 1) -> Response:
+@console.get("/audit", response_class=HTMLResponse)
+def audit_log(request: Request, staff: Staff, page: Page = 1) -> Response:
     with db.session_scope() as session:
         rows, total = queries.audit_entries(session, page=page)
         entries = [(r.at, r.username, r.action, r.target, r.detail, r.client) for r in rows]

@@ -57,7 +57,7 @@ def normalise(code: Optional[str]) -> str:
 def matching_step(secret: str, code: str, now: Optional[dt.datetime] = None) -> Optional[int]:
     """The time step whose code `code` is, within DRIFT_STEPS of now; None if none is."""
     code = normalise(code)
-    if len(code) != 6 or not code.isdigit():
+    if len(code) != 6 or not (code.isascii() and code.isdigit()):  # isdigit alone takes any script's digits
         return None
     totp = pyotp.TOTP(secret)
     current = totp.timecode(now or dt.datetime.now(dt.timezone.utc))
