@@ -54,6 +54,13 @@ class Settings(BaseSettings):
         env="BOT_REDIS_URL",
         description="Redis URL for Rasa's lock store when several Rasa servers share conversations",
     )
+    lock_lifetime: int = Field(
+        20,
+        env="TICKET_LOCK_LIFETIME",
+        ge=5,
+        description="seconds a Rasa server may hold a conversation's lock (Rasa's own variable; its default is 60): "
+        "when a server dies holding one, another takes the conversation over after this long",
+    )
     rasa_token: str = Field(
         default_factory=lambda: secrets.token_urlsafe(24),
         env="RASA_TOKEN",
@@ -66,6 +73,12 @@ class Settings(BaseSettings):
         env="BOT_REGION",
         description="default contact preset (`uk`, `us`); the widget's page config and the visitor override it",
     )
+    rasa_urls: Tuple[str, ...] = Field(
+        (),
+        env="BOT_RASA_URLS",
+        description="comma-separated base URLs of the Rasa servers the web app talks to, tried in turn when one "
+        "fails (scale-out); empty means the one on `BOT_HOST`:`RASA_PORT`",
+    )
     max_message_chars: int = Field(
         1000, env="BOT_MAX_MESSAGE_CHARS", ge=1, description="longest visitor message accepted"
     )
@@ -74,11 +87,31 @@ class Settings(BaseSettings):
         env="BOT_ALLOWED_ORIGINS",
         description="comma-separated extra origins allowed by CORS (the demo page is same-origin)",
     )
+    crisis_wait_seconds: float = Field(
+        0.0,
+        env="BOT_CRISIS_WAIT_SECONDS",
+        ge=0,
+        description="seconds the web app waits for Rasa's own answer to a crisis-rule match before sending the "
+        "same crisis reply itself; 0 answers at once, whatever queue Rasa has",
+    )
     retention_days: int = Field(
         30, env="BOT_RETENTION_DAYS", ge=1, description="transcript retention used by `bot purge`"
     )
+    purge_interval: float = Field(
+        3600,
+        env="BOT_PURGE_INTERVAL",
+        ge=0,
+        description="seconds between the web app's own purges of transcripts older than `BOT_RETENTION_DAYS` "
+        "(the first one interval after start-up); 0 turns the schedule off",
+    )
     staff_idle_minutes: float = Field(
         30, env="BOT_STAFF_IDLE_MINUTES", gt=0, description="a staff session ends after this many idle minutes"
+    )
+    staff_session_hours: float = Field(
+        12,
+        env="BOT_STAFF_SESSION_HOURS",
+        gt=0,
+        description="a staff session ends this many hours after login, however busy; then log in again",
     )
     secret_key: str = Field(
         "",
@@ -124,7 +157,7 @@ class Settings(BaseSettings):
 
         @classmethod
         def parse_env_var(cls, field_name: str, raw_val: str) -> Any:
-            if field_name == "allowed_origins":
+            if field_name in ("allowed_origins", "rasa_urls"):
                 return tuple(origin.strip() for origin in raw_val.split(",") if origin.strip())
             return json.loads(raw_val)
 
@@ -161,6 +194,12 @@ class Settings(BaseSettings):
     @property
     def rasa_webhook_url(self) -> str:
         return f"{self.rasa_url}/webhooks/rest/webhook"
+
+    @property
+    def rasa_webhook_urls(self) -> Tuple[str, ...]:
+        """Every Rasa server's REST channel, as the web app reaches them."""
+        bases = self.rasa_urls or (self.rasa_url,)
+        return tuple(f"{base.rstrip('/')}/webhooks/rest/webhook" for base in bases)
 
     @property
     def actions_url(self) -> str:

@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 import pytest
 
@@ -85,31 +85,56 @@ def running_postgres(database: str = "bot_test") -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def running_redis() -> Iterator[str]:
-    """A throw-away Redis server without persistence; yields its URL."""
-    server = shutil.which("redis-server")
-    if not server:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    base = Path(tempfile.mkdtemp(prefix="bot-redis-"))
-    proc = subprocess.Popen(
-        [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(base)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+class RedisServer:
+    """A throw-away Redis server without persistence on a fixed free port, which a fault
+    test can stop and start again at the same address."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if not binary:
+            pytest.skip("redis-server is not installed (apt-get install redis-server)")
+        self.binary = binary
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.base = Path(tempfile.mkdtemp(prefix="bot-redis-"))
+        self.proc: Optional[subprocess.Popen] = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
+            + ["--dir", str(self.base)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 30
         while True:
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
             except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
                     raise RuntimeError("redis-server did not start") from None
                 time.sleep(0.2)
-        yield f"redis://127.0.0.1:{port}/0"
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    try:
+        server.start()
+        yield server
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        shutil.rmtree(base, ignore_errors=True)
+        server.stop()
+        shutil.rmtree(server.base, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_redis() -> Iterator[str]:
+    """A throw-away Redis server without persistence; yields its URL."""
+    with redis_server() as server:
+        yield server.url

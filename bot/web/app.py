@@ -10,6 +10,7 @@ Run it with `uvicorn bot.web.app:create_app --factory`; bot.stack runs the same 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,8 +27,10 @@ from starlette.concurrency import run_in_threadpool
 from bot import settings as settings_module
 from bot.redact import install_log_redaction
 from bot.settings import REGIONS, Settings
+from bot.transcripts.purge import run_on_schedule as purge_on_schedule
 from bot.web.chat import RASA_TIMEOUT, body_limit
 from bot.web.chat import router as chat_router
+from bot.web.crisis_guard import CrisisGuard
 from bot.web.security import BodySizeLimitMiddleware, RateLimit, SecurityHeadersMiddleware
 from bot.web.staff import routes as staff_routes
 
@@ -52,11 +55,24 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
             await run_in_threadpool(staff_routes.startup)
         except Exception:  # noqa: BLE001 - logged, the chat keeps working
             log.exception("staff console start-up failed; the chat still runs")
+        # Loaded before the first visitor: a crisis answer must not depend on Rasa.
+        try:
+            app.state.crisis_guard = await run_in_threadpool(CrisisGuard.load)
+        except Exception:  # noqa: BLE001 - logged; Rasa's own crisis rules still answer
+            log.exception("crisis guard did not load; crisis replies now depend on Rasa alone")
         # One pooled client for all requests to Rasa; environment proxies are ignored
         # because Rasa is always on loopback.
         async with httpx.AsyncClient(timeout=RASA_TIMEOUT, trust_env=False) as client:
             app.state.http = client
-            yield
+            # Retention is kept by the running product, not only by a cron job; safe in
+            # several web apps at once (see bot.transcripts.purge).
+            purging = asyncio.create_task(
+                purge_on_schedule(settings.db_url, settings.retention_days, settings.purge_interval, log)
+            )
+            try:
+                yield
+            finally:
+                purging.cancel()
 
     app = FastAPI(
         title="Heroin detox assistant",
@@ -67,6 +83,8 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         exception_handlers=staff_routes.EXCEPTION_HANDLERS,
     )
     app.state.settings = settings
+    app.state.crisis_guard = None
+    app.state.pending_to_rasa = set()  # crisis messages answered here, still on their way to Rasa
     # In this process's memory (bot.web.security): each web worker counts on its own.
     app.state.chat_limit = RateLimit("chat", settings.chat_rate_limit)
     app.state.login_limit = RateLimit("login", settings.login_rate_limit)

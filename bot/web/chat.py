@@ -2,8 +2,10 @@
 
 `/api/chat` validates strictly and forwards one visitor message to Rasa's REST channel
 on loopback, with the region in the message metadata (the Rasa side turns it into the
-`region` slot). When Rasa cannot be reached or fails, it answers 503 with the region's
-human contact details so the widget can still show them; a client over its rate limit
+`region` slot). A message the crisis rules match is answered with the crisis reply by the
+web app itself when Rasa is slow or down (bot.web.crisis_guard). When Rasa cannot be
+reached, fails or says nothing, any other message gets 503 with the region's human
+contact details so the widget can still show them; a client over its rate limit
 (`chat_rate_limit`, bot.web.security) gets 429 with Retry-After and the same contacts.
 
 Privacy: message text is never logged or written anywhere here; log lines carry only
@@ -12,12 +14,14 @@ a shortened conversation id, status codes and timings.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import time
 import unicodedata
-from typing import Any, Dict, List, Optional
+import zlib
+from typing import Any, Dict, List, Optional, Set
 
 import httpx
 from fastapi import APIRouter, Request
@@ -25,6 +29,7 @@ from fastapi.responses import JSONResponse
 
 from bot import contacts
 from bot.settings import REGIONS, Settings
+from bot.web.crisis_guard import CrisisGuard
 from bot.web.security import RateLimit, limit_key
 
 log = logging.getLogger("bot.web.chat")
@@ -178,7 +183,108 @@ def short_id(conversation_id: str) -> str:
     return conversation_id.replace("-", "")[:8]
 
 
-@router.post("/chat")
+@router.post(
+    "/chat",
+    # The body is read raw (size, UTF-8 and JSON are checked by hand before parsing), so
+    # FastAPI cannot see it; this describes it for the OpenAPI schema the fuzz tests read.
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["conversation_id", "message"],
+                        "properties": {
+                            "conversation_id": {"type": "string", "pattern": f"^(?:{CONVERSATION_ID.pattern})$"},
+                            "message": {"type": "string", "minLength": 1, "maxLength": 1000},
+                            "region": {"type": "string", "enum": list(REGIONS)},
+                        },
+                    }
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "The bot's messages: text and quick-reply buttons only",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["messages"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "messages": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "additionalProperties": False,
+                                        "properties": {
+                                            "text": {"type": "string"},
+                                            "buttons": {
+                                                "type": "array",
+                                                "items": {
+                                                    "type": "object",
+                                                    "required": ["title", "payload"],
+                                                    "properties": {
+                                                        "title": {"type": "string"},
+                                                        "payload": {"type": "string"},
+                                                    },
+                                                },
+                                            },
+                                        },
+                                    },
+                                }
+                            },
+                        }
+                    }
+                },
+            },
+            **{
+                str(status): {
+                    "description": why,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["error"],
+                                "properties": {"error": {"type": "string"}},
+                            }
+                        }
+                    },
+                }
+                for status, why in (
+                    (400, "Not UTF-8, not JSON, or an unreadable Content-Length"),
+                    (413, "Body or message too long"),
+                    (415, "Not application/json"),
+                    (422, "A field is missing or invalid"),
+                )
+            },
+            **{
+                str(status): {
+                    "description": why,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["error", "contacts", "region"],
+                                "properties": {
+                                    "error": {"type": "string"},
+                                    "contacts": {"type": "object"},
+                                    "region": {"type": "string", "enum": list(REGIONS)},
+                                },
+                            }
+                        }
+                    },
+                }
+                for status, why in (
+                    (429, "Over the client's rate limit (Retry-After), with the region's contacts"),
+                    (503, "Rasa unavailable, with the region's contacts"),
+                )
+            },
+        },
+    },
+)
 async def chat(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
     try:
@@ -200,37 +306,123 @@ async def chat(request: Request) -> JSONResponse:
         return error_response(exc.status, exc.error)
 
     conversation_id, region = parsed["conversation_id"], parsed["region"]
-    client: httpx.AsyncClient = request.app.state.http
     started = time.monotonic()
-    status: Optional[int] = None
+    asking = asyncio.ensure_future(ask_rasa(request.app.state.http, settings, parsed))
+    guard: Optional[CrisisGuard] = request.app.state.crisis_guard
+    crisis = guard.check(parsed["message"]) if guard else None
+    if guard and crisis:
+        # A person in crisis gets the numbers whatever Rasa is doing; Rasa's own answer
+        # (the same reply, from the same rules) only if configured to wait for it.
+        if settings.crisis_wait_seconds > 0:
+            done, _ = await asyncio.wait({asking}, timeout=settings.crisis_wait_seconds)
+            if asking in done and not asking.exception() and asking.result():
+                return answered(conversation_id, asking.result(), started)
+        keep_for_transcript(request.app, asking, conversation_id)
+        log.info("chat %s: crisis answered by the web app", short_id(conversation_id))
+        return JSONResponse({"messages": guard.reply(crisis, region)}, headers=NO_STORE)
     try:
-        response = await client.post(
-            settings.rasa_webhook_url,
-            json={
-                "sender": conversation_id,
-                "message": parsed["message"],
-                "metadata": {"region": region},
-            },
-        )
-        status = response.status_code
-        response.raise_for_status()
-        messages = clean_messages(response.json())
-    except (httpx.HTTPError, ValueError) as exc:
+        messages = await asking
+    except RasaUnavailable as exc:
         log.warning(
-            "chat %s: Rasa unavailable (%s, status=%s) after %.2fs",
-            short_id(conversation_id),
-            type(exc).__name__,
-            status,
-            time.monotonic() - started,
+            "chat %s: Rasa unavailable (%s) after %.2fs", short_id(conversation_id), exc, time.monotonic() - started
         )
         return with_contacts(503, UNAVAILABLE, region)
+    if not messages:
+        # Rasa answered but said nothing (an action failed): never leave a visitor silent.
+        log.warning("chat %s: Rasa sent no messages", short_id(conversation_id))
+        return with_contacts(503, UNAVAILABLE, region)
+    return answered(conversation_id, messages, started)
+
+
+class RasaUnavailable(Exception):
+    """Rasa could not be reached, failed, or answered with something unreadable."""
+
+
+async def ask_rasa(client: httpx.AsyncClient, settings: Settings, parsed: Dict[str, str]) -> List[Dict[str, Any]]:
+    """Rasa's messages for one visitor message. With several Rasa servers (scale-out) a
+    conversation keeps to one while it is up, so its turns rarely wait on the shared lock;
+    a server that cannot be reached or dies mid-answer is skipped for the next one. A
+    message whose server died after saving it is then stored twice rather than lost."""
+    urls = settings.rasa_webhook_urls
+    first = zlib.crc32(parsed["conversation_id"].encode()) % len(urls)
+    problem = ""
+    for url in urls[first:] + urls[:first]:
+        status: Optional[int] = None
+        try:
+            response = await client.post(
+                url,
+                json={
+                    "sender": parsed["conversation_id"],
+                    "message": parsed["message"],
+                    "metadata": {"region": parsed["region"]},
+                },
+            )
+            status = response.status_code
+            response.raise_for_status()
+            return clean_messages(response.json())
+        except httpx.TransportError as exc:
+            problem = f"{type(exc).__name__}, {len(urls)} server(s) tried"
+        except (httpx.HTTPError, ValueError) as exc:
+            # an answer, but a failed one (e.g. its database is locked): another server
+            # shares the same database, so asking it too would only double the wait
+            raise RasaUnavailable(f"{type(exc).__name__}, status={status}") from None
+    raise RasaUnavailable(problem)
+
+
+def answered(conversation_id: str, messages: List[Dict[str, Any]], started: float) -> JSONResponse:
     log.info(
         "chat %s: ok, %d bot messages in %.2fs", short_id(conversation_id), len(messages), time.monotonic() - started
     )
     return JSONResponse({"messages": messages}, headers=NO_STORE)
 
 
-@router.get("/contacts")
+def keep_for_transcript(app: Any, asking: asyncio.Future, conversation_id: str) -> None:
+    """Let a crisis message already answered here still reach Rasa, and log the outcome."""
+    pending: Set[asyncio.Future] = app.state.pending_to_rasa
+    pending.add(asking)
+
+    def finished(task: asyncio.Future) -> None:
+        pending.discard(task)
+        if task.cancelled() or task.exception():
+            log.warning(
+                "chat %s: a crisis message answered here did not reach Rasa (%s)",
+                short_id(conversation_id),
+                "cancelled" if task.cancelled() else task.exception(),
+            )
+
+    asking.add_done_callback(finished)
+
+
+@router.get(
+    "/contacts",
+    # `responses=` rather than openapi_extra: it replaces FastAPI's own 422 ({"detail": …}),
+    # which this route never sends.
+    responses={
+        200: {
+            "description": "The region's human contacts",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["region", "contacts"],
+                        "properties": {
+                            "region": {"type": "string", "enum": list(REGIONS)},
+                            "contacts": {"type": "object"},
+                        },
+                    }
+                }
+            },
+        },
+        422: {
+            "description": "Unknown region",
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+                }
+            },
+        },
+    },
+)
 async def region_contacts(request: Request, region: Optional[str] = None) -> JSONResponse:
     settings: Settings = request.app.state.settings
     region = region or settings.default_region
