@@ -29,7 +29,7 @@ help:
 	@echo "make train      train the Rasa model into models/ when data or config changed"
 	@echo "make evaluate   the model on every evaluation set, k-fold CV, confusion matrix (results/)"
 	@echo "make compare    the classifier candidates side by side (results/candidates.md)"
-	@echo "make bench      this product against the stock rasa init bot, same load (results/bench.md, ~15 min)"
+	@echo "make bench      this product against the stock rasa init bot, same load (results/bench.md, ~10 min)"
 	@echo "make soak       50 visitors for 10 min: errors, lost events, memory drift (results/soak.md)"
 	@echo "make validate   rasa data validate --fail-on-warnings"
 	@echo "make lock       re-resolve requirements*.in into the hashed requirements*.lock files"
