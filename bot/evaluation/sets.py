@@ -34,6 +34,8 @@ BLIND = TESTS / "nlu" / "blind"
 # A third, written blind by yet another author once the blind set's figures had been read
 # (numbers only) in two rounds of work: the honest measure of the round after them.
 FRESH = TESTS / "nlu" / "fresh"
+# a fourth author, 2026-11-23 (third session): measured once, after the work it judges
+FOURTH = TESTS / "nlu" / "fourth"
 
 Example = Tuple[str, str]  # (text, intent)
 
@@ -108,7 +110,10 @@ BLIND_SUITE = Suite(
 FRESH_SUITE = Suite(
     "fresh", FRESH / "paraphrases.yml", FRESH / "out_of_scope.yml", FRESH / "figurative.yml", FRESH / "implied.yml"
 )
-SUITES = (MAIN, BLIND_SUITE, FRESH_SUITE)
+FOURTH_SUITE = Suite(
+    "fourth", FOURTH / "paraphrases.yml", FOURTH / "out_of_scope.yml", FOURTH / "figurative.yml", FOURTH / "implied.yml"
+)
+SUITES = (MAIN, BLIND_SUITE, FRESH_SUITE, FOURTH_SUITE)
 
 
 def all_test_texts() -> List[str]:
