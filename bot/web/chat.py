@@ -183,108 +183,95 @@ def short_id(conversation_id: str) -> str:
     return conversation_id.replace("-", "")[:8]
 
 
-@router.post(
-    "/chat",
-    # The body is read raw (size, UTF-8 and JSON are checked by hand before parsing), so
-    # FastAPI cannot see it; this describes it for the OpenAPI schema the fuzz tests read.
-    openapi_extra={
-        "requestBody": {
-            "required": True,
+BAD_REQUESTS = (
+    (400, "Not UTF-8, not JSON, or an unreadable Content-Length"),
+    (413, "Body or message too long"),
+    (415, "Not application/json"),
+    (422, "A field is missing or invalid"),
+)
+
+
+def _json_answers(properties: Dict[str, Any], statuses: Any) -> Dict[str, Any]:
+    """OpenAPI answers for these statuses: a JSON object with these properties, all required."""
+    schema = {"type": "object", "required": list(properties), "properties": properties}
+    return {
+        str(status): {"description": why, "content": {"application/json": {"schema": schema}}}
+        for status, why in statuses
+    }
+
+
+# The body is read raw (size, UTF-8 and JSON are checked by hand before parsing), so FastAPI
+# cannot see it; this describes request and answers for the OpenAPI schema the fuzz tests read.
+CHAT_OPENAPI: Dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["conversation_id", "message"],
+                    "properties": {
+                        "conversation_id": {"type": "string", "pattern": f"^(?:{CONVERSATION_ID.pattern})$"},
+                        "message": {"type": "string", "minLength": 1, "maxLength": 1000},
+                        "region": {"type": "string", "enum": list(REGIONS)},
+                    },
+                }
+            }
+        },
+    },
+    "responses": {
+        "200": {
+            "description": "The bot's messages: text and quick-reply buttons only",
             "content": {
                 "application/json": {
                     "schema": {
                         "type": "object",
-                        "required": ["conversation_id", "message"],
+                        "required": ["messages"],
+                        "additionalProperties": False,
                         "properties": {
-                            "conversation_id": {"type": "string", "pattern": f"^(?:{CONVERSATION_ID.pattern})$"},
-                            "message": {"type": "string", "minLength": 1, "maxLength": 1000},
-                            "region": {"type": "string", "enum": list(REGIONS)},
+                            "messages": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "text": {"type": "string"},
+                                        "buttons": {
+                                            "type": "array",
+                                            "items": {
+                                                "type": "object",
+                                                "required": ["title", "payload"],
+                                                "properties": {
+                                                    "title": {"type": "string"},
+                                                    "payload": {"type": "string"},
+                                                },
+                                            },
+                                        },
+                                    },
+                                },
+                            }
                         },
                     }
                 }
             },
         },
-        "responses": {
-            "200": {
-                "description": "The bot's messages: text and quick-reply buttons only",
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["messages"],
-                            "additionalProperties": False,
-                            "properties": {
-                                "messages": {
-                                    "type": "array",
-                                    "items": {
-                                        "type": "object",
-                                        "additionalProperties": False,
-                                        "properties": {
-                                            "text": {"type": "string"},
-                                            "buttons": {
-                                                "type": "array",
-                                                "items": {
-                                                    "type": "object",
-                                                    "required": ["title", "payload"],
-                                                    "properties": {
-                                                        "title": {"type": "string"},
-                                                        "payload": {"type": "string"},
-                                                    },
-                                                },
-                                            },
-                                        },
-                                    },
-                                }
-                            },
-                        }
-                    }
-                },
+        **_json_answers({"error": {"type": "string"}}, BAD_REQUESTS),
+        **_json_answers(
+            {
+                "error": {"type": "string"},
+                "contacts": {"type": "object"},
+                "region": {"type": "string", "enum": list(REGIONS)},
             },
-            **{
-                str(status): {
-                    "description": why,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["error"],
-                                "properties": {"error": {"type": "string"}},
-                            }
-                        }
-                    },
-                }
-                for status, why in (
-                    (400, "Not UTF-8, not JSON, or an unreadable Content-Length"),
-                    (413, "Body or message too long"),
-                    (415, "Not application/json"),
-                    (422, "A field is missing or invalid"),
-                )
-            },
-            **{
-                str(status): {
-                    "description": why,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["error", "contacts", "region"],
-                                "properties": {
-                                    "error": {"type": "string"},
-                                    "contacts": {"type": "object"},
-                                    "region": {"type": "string", "enum": list(REGIONS)},
-                                },
-                            }
-                        }
-                    },
-                }
-                for status, why in (
-                    (429, "Over the client's rate limit (Retry-After), with the region's contacts"),
-                    (503, "Rasa unavailable, with the region's contacts"),
-                )
-            },
-        },
+            (
+                (429, "Over the client's rate limit (Retry-After), with the region's contacts"),
+                (503, "Rasa unavailable, with the region's contacts"),
+            ),
+        ),
     },
-)
+}
+
+
+@router.post("/chat", openapi_extra=CHAT_OPENAPI)
 async def chat(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
     try:
