@@ -21,10 +21,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
 import random
-import shutil
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -32,7 +29,6 @@ import sys
 import time
 import urllib.request
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
 
@@ -312,106 +308,6 @@ def sqlite_size(db_file: Path) -> Dict[str, Any]:
 
 
 # --- the stock bot ---------------------------------------------------------------------------
-
-
-STOCK_DIR = Path(__file__).resolve().parent.parent / "build" / "stock-bot"
-
-
-def stock_env() -> Dict[str, str]:
-    env = dict(os.environ)
-    env.update(TF_CPP_MIN_LOG_LEVEL="3", RASA_TELEMETRY_ENABLED="false", SANIC_ACCESS_LOG="false")
-    return env
-
-
-def build_stock_bot(rasa: str, folder: Path = STOCK_DIR, log: Optional[TextIO] = sys.stderr) -> float:
-    """`rasa init` once (which trains the model there); the seconds it took, kept beside it
-    so later runs reuse both."""
-    seconds_file = folder / "train_seconds.txt"
-    if seconds_file.exists() and list((folder / "models").glob("*.tar.gz")):
-        return float(seconds_file.read_text())
-    if folder.exists():  # a build that stopped half-way: `rasa init --no-prompt` wants it empty
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    if log is not None:
-        log.write(f"building the stock bot in {folder} (rasa init --no-prompt, then its training) ...\n")
-        log.flush()
-    started = time.perf_counter()
-    with open(folder.parent / "stock-bot-init.log", "wb") as out:
-        subprocess.run(
-            [rasa, "init", "--no-prompt", "--init-dir", str(folder)],
-            env=stock_env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            check=True,
-        )
-    seconds = time.perf_counter() - started
-    seconds_file.write_text(f"{seconds:.1f}\n")
-    return seconds
-
-
-def stock_needs_action_server(folder: Path = STOCK_DIR) -> bool:
-    """Whether the stock rules or stories name an action that is not a response."""
-    import yaml
-
-    for name in ("rules.yml", "stories.yml"):
-        data = yaml.safe_load((folder / "data" / name).read_text()) or {}
-        for block in data.get("rules", []) + data.get("stories", []):
-            for step in block.get("steps", []):
-                action = step.get("action")
-                if action and not action.startswith("utter_") and action != "action_listen":
-                    return True
-    return False
-
-
-@dataclass
-class StockBot:
-    """`rasa run --enable-api` in the stock bot's folder; a context manager."""
-
-    rasa: str
-    port: int
-    folder: Path = STOCK_DIR
-    log_file: Optional[Path] = None
-    proc: Optional[subprocess.Popen] = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def webhook_url(self) -> str:
-        return f"{self.url}/webhooks/rest/webhook"
-
-    def start(self) -> None:
-        # bot.stack's child set-up: the server dies with this process, even by SIGKILL
-        from bot.stack import _child_setup
-
-        log_file = self.log_file or (self.folder.parent / "stock-bot-run.log")
-        with open(log_file, "ab") as log:
-            self.proc = subprocess.Popen(
-                [self.rasa, "run", "--enable-api", "--interface", "127.0.0.1", "--port", str(self.port)],
-                cwd=self.folder,
-                env=stock_env(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_child_setup(os.getpid()),
-            )
-
-    def stop(self, timeout: float = 20) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-
-    def __enter__(self) -> StockBot:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
 
 def first_answer(webhook_url: str, timeout: float = 300, proc: Optional[subprocess.Popen] = None) -> None:

@@ -41,7 +41,7 @@ STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
 PR_SET_PDEATHSIG = 1
 
 
-def _child_setup(parent: int) -> Callable[[], None]:
+def child_setup(parent: int) -> Callable[[], None]:
     """preexec_fn of every child: die with the parent (SIGTERM when its spawner thread ends)."""
     libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
@@ -66,21 +66,29 @@ def _signal_group(proc: subprocess.Popen, signum: int) -> None:
         pass
 
 
+def base_env() -> Dict[str, str]:
+    """This process's environment, for a Rasa child: quiet, no telemetry, no access log."""
+    env = dict(os.environ)
+    env.update(
+        TF_CPP_MIN_LOG_LEVEL="3",
+        RASA_TELEMETRY_ENABLED="false",  # nothing about visitors' conversations leaves the machine
+        # sanic's access lines name the client (IP, and the request line); Rasa and rasa_sdk
+        # would write them at LOG_LEVEL_LIBRARIES=INFO or below
+        SANIC_ACCESS_LOG="false",
+    )
+    return env
+
+
 def process_env(settings: Settings) -> Dict[str, str]:
     """The environment every process of the stack runs with (endpoints.yml reads it)."""
-    env = dict(os.environ)
+    env = base_env()
     # Every setting, so each child reads exactly what this process resolved (the random
     # RASA_TOKEN above all); the rest is for Rasa, rasa_sdk and the endpoints files.
     env.update(settings.environment())
     env.update(
-        TF_CPP_MIN_LOG_LEVEL="3",
-        RASA_TELEMETRY_ENABLED="false",  # nothing about visitors' conversations leaves the machine
         PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
         ACTION_ENDPOINT_URL=settings.actions_url,
         SANIC_HOST=settings.host,  # rasa_sdk binds 0.0.0.0 unless told otherwise
-        # sanic's access lines name the client (IP, and the request line); Rasa and rasa_sdk
-        # would write them at LOG_LEVEL_LIBRARIES=INFO or below
-        SANIC_ACCESS_LOG="false",
     )
     if settings.db_url.startswith("sqlite:///"):
         Path(settings.db_url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
@@ -156,7 +164,7 @@ class Stack:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    preexec_fn=_child_setup(parent),
+                    preexec_fn=child_setup(parent),
                 )
             self.procs[name] = proc
             return proc

@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional
 
 from bot import benchmark, soak
 from bot import settings as settings_module
+from bot.cli import stock_bot
 from bot.paths import ROOT, VAR_DIR
 from bot.stack import RASA, Stack, free_port
 
@@ -73,11 +74,11 @@ def rest(url: str, timeout: float = 120.0) -> soak.Channel:
 
 
 def bench_stock(args: argparse.Namespace, users: List[int], rates: List[float]) -> Dict[str, Any]:
-    figures: Dict[str, Any] = {"training_s": benchmark.build_stock_bot(RASA)}
-    if benchmark.stock_needs_action_server():
+    figures: Dict[str, Any] = {"training_s": stock_bot.build_stock_bot(RASA)}
+    if stock_bot.stock_needs_action_server():
         raise SystemExit("the stock template now calls a custom action: start `rasa run actions` for it first")
     figures["action_server"] = "none: its rules and stories use only responses"
-    with benchmark.StockBot(RASA, free_port()) as stock:
+    with stock_bot.StockBot(RASA, free_port()) as stock:
         say(f"starting the stock bot on {stock.url} ...")
         started = time.perf_counter()
         stock.start()
@@ -364,7 +365,7 @@ def chart(data: Dict[str, Any], users: List[int], rates: List[float], out: Path)
 
 
 def rasa_version() -> str:
-    done = subprocess.run([RASA, "--version"], capture_output=True, text=True, env=benchmark.stock_env())
+    done = subprocess.run([RASA, "--version"], capture_output=True, text=True, env=stock_bot.stock_env())
     for line in done.stdout.splitlines():
         if line.startswith("Rasa Version"):
             return line.split(":", 1)[1].strip()
