@@ -14,7 +14,10 @@ from typing import Text
 from rasa.core.lock_store import LOCK_LIFETIME, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
-MUTEX_SECONDS = 10  # far longer than one read-modify-write; frees the mutex if a server dies
+# Far longer than one read-modify-write (a few Redis round trips), and short, because a
+# server that dies holding the mutex keeps the conversation waiting this long on top of its
+# ticket's lifetime (TICKET_LOCK_LIFETIME); the web app's patience with Rasa covers both.
+MUTEX_SECONDS = 3
 
 
 class AtomicRedisLockStore(RedisLockStore):

@@ -55,7 +55,7 @@ class Settings(BaseSettings):
         description="Redis URL for Rasa's lock store when several Rasa servers share conversations",
     )
     lock_lifetime: int = Field(
-        20,
+        15,
         env="TICKET_LOCK_LIFETIME",
         ge=5,
         description="seconds a Rasa server may hold a conversation's lock (Rasa's own variable; its default is 60): "

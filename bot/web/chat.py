@@ -40,7 +40,9 @@ router = APIRouter(prefix="/api")
 CONVERSATION_ID = re.compile(r"(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
 # Control characters other than tab and newlines are never part of a chat message.
 ALLOWED_CONTROLS = {"\t", "\n", "\r"}
-RASA_TIMEOUT = httpx.Timeout(30.0, connect=3.0)
+# Longer than a dead server's hold on a conversation (lock lifetime 15 s + mutex 3 s, see
+# bot/lock_store.py) plus an answer, and shorter than the widget's own 40 s.
+RASA_TIMEOUT = httpx.Timeout(35.0, connect=3.0)
 NO_STORE = {"Cache-Control": "no-store"}
 
 
