@@ -8,6 +8,7 @@ end-to-end privacy test in tests/privacy uses the full stack instead.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import re
@@ -125,7 +126,10 @@ def write_conversation(
         events.append(BotUttered(reply, metadata=metadata or {}, timestamp=t + 1))
         events.append(ActionExecuted("action_listen", timestamp=t + 2))
     tracker = DialogueStateTracker.from_events(sender_id, events, slots=[])
-    asyncio.run(store.save(tracker))
+    # in a thread of its own: a test that ran before may have left an event loop running in
+    # this one (seen once in a shuffled full run), and asyncio.run refuses to nest
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, store.save(tracker)).result()
     store.engine.dispose()
 
 
