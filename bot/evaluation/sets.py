@@ -36,6 +36,9 @@ BLIND = TESTS / "nlu" / "blind"
 FRESH = TESTS / "nlu" / "fresh"
 # a fourth author, 2026-11-23 (third session): measured once, after the work it judges
 FOURTH = TESTS / "nlu" / "fourth"
+# a fifth, 2026-11-23 (fourth session), written before the round of work that used the
+# fresh and fourth sets' errors; it judges that round
+FIFTH = TESTS / "nlu" / "fifth"
 
 Example = Tuple[str, str]  # (text, intent)
 
@@ -113,7 +116,10 @@ FRESH_SUITE = Suite(
 FOURTH_SUITE = Suite(
     "fourth", FOURTH / "paraphrases.yml", FOURTH / "out_of_scope.yml", FOURTH / "figurative.yml", FOURTH / "implied.yml"
 )
-SUITES = (MAIN, BLIND_SUITE, FRESH_SUITE, FOURTH_SUITE)
+FIFTH_SUITE = Suite(
+    "fifth", FIFTH / "paraphrases.yml", FIFTH / "out_of_scope.yml", FIFTH / "figurative.yml", FIFTH / "implied.yml"
+)
+SUITES = (MAIN, BLIND_SUITE, FRESH_SUITE, FOURTH_SUITE, FIFTH_SUITE)
 
 
 def all_test_texts() -> List[str]:
