@@ -75,7 +75,9 @@ class CrisisSafetyNet(GraphComponent):
     2. The classifier's top intent is a crisis intent but no rule matched: it stands only if
        the message has crisis language (the `language` lexicon of the rules file) and the
        guess is not a bare whisper (>= `language_floor`), or the classifier is confident
-       (>= `confident_crisis`). Otherwise it becomes `nlu_fallback`, whose reply carries the
+       (>= `confident_crisis`) about a message of at least `confident_min_words` words
+       (a single word without crisis language, "blue", gives it too little to go on).
+       Otherwise it becomes `nlu_fallback`, whose reply carries the
        emergency number anyway. Both thresholds are cross-validated on the training data
        (README, "Understanding").
     3. The FallbackClassifier replaced a crisis guess: it is restored under the same
@@ -97,6 +99,7 @@ class CrisisSafetyNet(GraphComponent):
         return {
             "patterns_file": "data/crisis_patterns.yml",
             "confident_crisis": 0.6,
+            "confident_min_words": 2,
             "language_floor": 0.2,
             "safety_check_floor": 0.3,
         }
@@ -106,6 +109,7 @@ class CrisisSafetyNet(GraphComponent):
         self._patterns_file = path if path.is_absolute() else ROOT / path
         defaults = self.get_default_config()
         self._confident = float(config.get("confident_crisis", defaults["confident_crisis"]))
+        self._min_words = int(config.get("confident_min_words", defaults["confident_min_words"]))
         self._floor = float(config.get("language_floor", defaults["language_floor"]))
         self._check_floor = float(config.get("safety_check_floor", defaults["safety_check_floor"]))
         # intents whose answer a safety check must not replace
@@ -162,7 +166,7 @@ class CrisisSafetyNet(GraphComponent):
         why: Dict[str, Any] = {"classifier": guess["name"], "confidence": round(confidence, 4)}
         if language and confidence >= self._floor:
             why.update(path="crisis language", language=language[:5])
-        elif confidence >= self._confident:
+        elif confidence >= self._confident and len((message.get(TEXT) or "").split()) >= self._min_words:
             why.update(path="confident classifier", threshold=self._confident)
         else:
             why.update(

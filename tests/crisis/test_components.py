@@ -125,6 +125,16 @@ def test_a_confident_crisis_guess_stands_without_crisis_language(net, model):
     assert path_of(message) in ("confident classifier", "crisis language")
 
 
+def test_a_single_word_needs_crisis_language_however_confident_the_classifier(net, model):
+    # "blue" on its own was read as an overdose at 0.87: one word is too little to go on
+    message = run(net, model, classified("blue", {"crisis_overdose": 0.9, "out_of_scope": 0.05}))
+    assert intent_of(message) == FALLBACK_INTENT and checked(message)  # asked, with the numbers
+    message = run(net, model, classified("rope bought", {"crisis_suicidal": 0.9, "out_of_scope": 0.05}))
+    assert intent_of(message) == "crisis_suicidal"
+    message = run(net, model, classified("overdosed", {"crisis_overdose": 0.9}))
+    assert intent_of(message) == "crisis_overdose"
+
+
 def test_the_confidence_threshold_is_configurable(model):
     strict = CrisisSafetyNet({**CrisisSafetyNet.get_default_config(), "confident_crisis": 0.95})
     message = run(strict, model, classified("is the earth flat", {"crisis_suicidal": 0.9}))
