@@ -98,7 +98,7 @@ class CrisisSafetyNet(GraphComponent):
     def get_default_config() -> Dict[Text, Any]:
         return {
             "patterns_file": "data/crisis_patterns.yml",
-            "confident_crisis": 0.6,
+            "confident_crisis": 0.65,
             "confident_min_words": 2,
             "language_floor": 0.2,
             "safety_check_floor": 0.3,
