@@ -190,8 +190,11 @@ def markdown(ev: Evaluation, model: Path) -> str:
     lines = [
         "# NLU evaluation",
         "",
-        f"Model: `{model.name}`. Produced by `make evaluate`. The main sets were used while "
-        "improving the data; the blind sets were written blind and read by nobody.",
+        f"Model: `{model.name}`. Produced by `make evaluate`. Each suite was written by its own "
+        "author without seeing the training data. The main sets guided the work by error "
+        "category; the blind sets' figures were read after each round; the fresh and fourth sets "
+        "were each measured once and then used by error category; the fifth was measured once, "
+        "after the round it judges, so its column is the one to trust (README, \"Understanding\").",
         "",
     ]
     lines += suite_rows(ev)
