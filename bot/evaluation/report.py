@@ -194,7 +194,7 @@ def markdown(ev: Evaluation, model: Path) -> str:
         "author without seeing the training data. The main sets guided the work by error "
         "category; the blind sets' figures were read after each round; the fresh and fourth sets "
         "were each measured once and then used by error category; the fifth was measured once, "
-        "after the round it judges, so its column is the one to trust (README, \"Understanding\").",
+        'after the round it judges, so its column is the one to trust (README, "Understanding").',
         "",
     ]
     lines += suite_rows(ev)
