@@ -10,6 +10,8 @@ differences:
   `bot migrate`), so the tracker store only checks that it is current.
 - Each JSON schema Rasa validates against is checked once, not on every action
   server answer (`bot.schema_cache`): that check was about 45 % of its CPU.
+- A stored event's type is looked up in a table (`bot.event_lookup`), not by listing
+  every Event subclass for each event of a conversation at each load.
 - Every log record is redacted (`bot.redact.install_log_redaction`) and sanic's access
   log is off, whatever level Rasa logs at (`LOG_LEVEL`, `--debug`): Rasa writes what a
   visitor typed into its DEBUG lines, and access lines name the client.
@@ -27,7 +29,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     if any(arg == "--auth-token" or arg.startswith("--auth-token=") for arg in argv):
         sys.exit("bot.rasa_server: the API token is read from RASA_TOKEN, never from the command line")
 
-    from bot import schema_cache
+    from bot import event_lookup, schema_cache
     from bot import settings as settings_module
     from bot.redact import install_log_redaction
     from bot.transcripts import db
@@ -36,6 +38,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     # survives Rasa replacing the handlers.
     install_log_redaction()
     schema_cache.install()
+    event_lookup.install()
 
     token = settings_module.load().rasa_token
     db.migrations_run_elsewhere()
