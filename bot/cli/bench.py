@@ -21,7 +21,7 @@ from bot import benchmark, soak
 from bot import settings as settings_module
 from bot.cli import stock_bot
 from bot.paths import ROOT, VAR_DIR
-from bot.stack import RASA, Stack, free_port
+from bot.stack import RASA, Stack, base_env, free_port
 
 RESULTS = ROOT / "results"
 CRISIS_TARGET_MS = 100.0
@@ -365,7 +365,7 @@ def chart(data: Dict[str, Any], users: List[int], rates: List[float], out: Path)
 
 
 def rasa_version() -> str:
-    done = subprocess.run([RASA, "--version"], capture_output=True, text=True, env=stock_bot.stock_env())
+    done = subprocess.run([RASA, "--version"], capture_output=True, text=True, env=base_env())
     for line in done.stdout.splitlines():
         if line.startswith("Rasa Version"):
             return line.split(":", 1)[1].strip()

@@ -11,16 +11,12 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, TextIO
+from typing import Any, Optional, TextIO
 
 from bot.paths import ROOT
 from bot.stack import base_env, child_setup
 
 STOCK_DIR = ROOT / "build" / "stock-bot"
-
-
-def stock_env() -> Dict[str, str]:
-    return base_env()
 
 
 def build_stock_bot(rasa: str, folder: Path = STOCK_DIR, log: Optional[TextIO] = sys.stderr) -> float:
@@ -39,7 +35,7 @@ def build_stock_bot(rasa: str, folder: Path = STOCK_DIR, log: Optional[TextIO] =
     with open(folder.parent / "stock-bot-init.log", "wb") as out:
         subprocess.run(
             [rasa, "init", "--no-prompt", "--init-dir", str(folder)],
-            env=stock_env(),
+            env=base_env(),
             stdout=out,
             stderr=subprocess.STDOUT,
             check=True,
@@ -87,7 +83,7 @@ class StockBot:
             self.proc = subprocess.Popen(
                 [self.rasa, "run", "--enable-api", "--interface", "127.0.0.1", "--port", str(self.port)],
                 cwd=self.folder,
-                env=stock_env(),
+                env=base_env(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

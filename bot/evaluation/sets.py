@@ -105,20 +105,23 @@ class Suite:
     figurative: Path
     implied: Path
 
+    @classmethod
+    def in_folder(cls, name: str, folder: Path) -> Suite:
+        """A suite whose four files sit in one folder under their usual names."""
+        return cls(
+            name,
+            folder / "paraphrases.yml",
+            folder / "out_of_scope.yml",
+            folder / "figurative.yml",
+            folder / "implied.yml",
+        )
+
 
 MAIN = Suite("main", PARAPHRASES, OUT_OF_SCOPE, FIGURATIVE, IMPLIED_CRISES)
-BLIND_SUITE = Suite(
-    "blind", BLIND / "paraphrases.yml", BLIND / "out_of_scope.yml", BLIND / "figurative.yml", BLIND / "implied.yml"
-)
-FRESH_SUITE = Suite(
-    "fresh", FRESH / "paraphrases.yml", FRESH / "out_of_scope.yml", FRESH / "figurative.yml", FRESH / "implied.yml"
-)
-FOURTH_SUITE = Suite(
-    "fourth", FOURTH / "paraphrases.yml", FOURTH / "out_of_scope.yml", FOURTH / "figurative.yml", FOURTH / "implied.yml"
-)
-FIFTH_SUITE = Suite(
-    "fifth", FIFTH / "paraphrases.yml", FIFTH / "out_of_scope.yml", FIFTH / "figurative.yml", FIFTH / "implied.yml"
-)
+BLIND_SUITE = Suite.in_folder("blind", BLIND)
+FRESH_SUITE = Suite.in_folder("fresh", FRESH)
+FOURTH_SUITE = Suite.in_folder("fourth", FOURTH)
+FIFTH_SUITE = Suite.in_folder("fifth", FIFTH)
 SUITES = (MAIN, BLIND_SUITE, FRESH_SUITE, FOURTH_SUITE, FIFTH_SUITE)
 
 

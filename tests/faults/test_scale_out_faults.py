@@ -75,7 +75,7 @@ def test_redis_stopped(scaled):
     conversation_goes_on(stack, visitor, conversation_id, kept, "Redis came back")
 
 
-def test_one_rasa_killed_under_load_loses_no_message(scaled):
+def test_one_rasa_killed_under_load_loses_no_answered_message(scaled):
     a, b, _ = scaled
     visitor = Visitor(a.settings.web_url)
     stop = threading.Event()
