@@ -4,6 +4,8 @@ The stack is started once per test session (tests/conftest.py). Expected texts c
 data/facts.yml, data/contacts.yml and domain.yml, never from copies in this file.
 """
 
+import json
+import urllib.request
 import uuid
 
 import pytest
@@ -84,6 +86,22 @@ def test_family_framing_after_a_mention_the_bot_did_not_answer_as_a_topic(chat):
     chat("hello, my daughter has been using gear", sender=sender)
     replies = chat("how long does withdrawal last", sender=sender)
     assert replies[0]["text"].startswith(first_paragraph(FACTS["withdrawal_timeline"].family))
+
+
+def slots(stack, sender):
+    url = f"{stack.settings.rasa_url}/conversations/{sender}/tracker?token={stack.settings.rasa_token}"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.loads(response.read())["slots"]
+
+
+def test_only_a_crisis_flags_the_conversation_for_staff(stack, chat):
+    calm, crisis = uuid.uuid4().hex, uuid.uuid4().hex
+    for text in ("hi", "what is methadone", "thanks"):
+        chat(text, sender=calm)
+    assert slots(stack, calm)["crisis_flagged"] is False
+    chat(CRISIS_MESSAGES["crisis_overdose"], sender=crisis)
+    flagged = slots(stack, crisis)
+    assert flagged["crisis_flagged"] is True and flagged["crisis_kind"] == "crisis_overdose"
 
 
 def test_after_a_crisis_answers_keep_the_contacts_line(chat):
