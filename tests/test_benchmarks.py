@@ -86,3 +86,39 @@ def test_crisis_matcher_cost_against_tokenising_alone():
     cost = (time.perf_counter() - started) / len(texts) * 1000
     print(f"\nspaCy pipeline alone: {baseline:.3f} ms/message; with crisis rules: {cost:.3f} ms/message")
     assert hits == 50  # exactly one crisis message in the benchmark set
+
+
+def test_the_intent_classifier_reads_its_weights_in_place(tmp_path):
+    """A loaded classifier keeps its weights column-major: the same probabilities as the
+    row-major layout sklearn trains, without copying the weight matrix at every message."""
+    import copy
+
+    import numpy as np
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from bot.nlp.intent_classifier import LinearIntentClassifier
+
+    storage, resource = LocalModelStorage(tmp_path), Resource("classifier")
+    context = ExecutionContext(GraphSchema({}), "test")
+    from bot.evaluation.sets import training_examples
+
+    # every fifth training example: the weight matrix keeps its real shape, training stays quick
+    examples = [Message(data={"text": text, "intent": intent}) for text, intent in training_examples()[::5]]
+    trained = LinearIntentClassifier.create({"use_dense_features": False}, storage, resource, context)
+    trained.train(TrainingData(training_examples=examples))
+    loaded = LinearIntentClassifier.load({"use_dense_features": False}, storage, resource, context)
+    in_place = loaded._classifier
+    row_major = copy.deepcopy(in_place)
+    row_major.coef_ = np.ascontiguousarray(row_major.coef_)
+    assert in_place.coef_.T.flags.c_contiguous and not row_major.coef_.T.flags.c_contiguous
+    X = loaded._features([Message(data={"text": text}) for text in benchmark.MESSAGES])
+    assert np.array_equal(in_place.predict_proba(X), row_major.predict_proba(X))
+    for name, classifier in (("row-major (as trained)", row_major), ("column-major (as loaded)", in_place)):
+        started = time.perf_counter()
+        for _ in range(200):
+            classifier.predict_proba(X[:1])
+        print(f"\n{name}: {(time.perf_counter() - started) / 200 * 1000:.3f} ms a message")

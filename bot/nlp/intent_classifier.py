@@ -121,6 +121,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             random_state=self.config["random_state"],
         )
         self._classifier.fit(X, y)
+        _fast_prediction(self._classifier)
         self.persist()
         return self._resource
 
@@ -165,4 +166,15 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         except (ValueError, FileNotFoundError):
             logger.warning("no trained intent classifier in the model; every message will fall back")
             return cls(config, model_storage, resource)
-        return cls(config, model_storage, resource, tuple(saved["vectorizers"]), saved["classifier"])
+        return cls(config, model_storage, resource, tuple(saved["vectorizers"]), _fast_prediction(saved["classifier"]))
+
+
+def _fast_prediction(classifier: LogisticRegression) -> LogisticRegression:
+    """Store the weights column-major, so prediction reads them in place.
+
+    sklearn multiplies a message's sparse features by `coef_.T`; with `coef_` row-major that
+    transpose is not contiguous, and scipy copied the whole matrix (39 x 45,071) at every
+    message: 4.7 ms of a 9 ms parse. The same numbers, laid out the other way, cost 0.07 ms.
+    """
+    classifier.coef_ = np.asfortranarray(classifier.coef_)
+    return classifier
