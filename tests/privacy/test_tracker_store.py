@@ -137,3 +137,46 @@ def test_a_failing_summary_never_loses_the_turn(tmp_path, monkeypatch, caplog):
         ).one()
     assert tuple(kept) == (2, 1, 1)
     store.engine.dispose()
+
+
+def test_a_summary_failing_halfway_is_undone_and_the_turn_kept(tmp_path, monkeypatch, caplog):
+    store = RedactingTrackerStore(domain=Domain.empty(), host=f"sqlite:///{tmp_path / 'store.db'}")
+    tracker = DialogueStateTracker.from_events(
+        "s3",
+        [
+            ActionExecuted("action_listen"),
+            UserUttered("what is naloxone", {"name": "naloxone", "confidence": 0.9}),
+            BotUttered("Naloxone reverses an opioid overdose."),
+            ActionExecuted("action_listen"),
+        ],
+        slots=[],
+    )
+
+    def halfway(connection, sender_id):
+        connection.execute(sa.insert(summary.INTENTS).values(sender_id=sender_id, intent="half", count=1))
+        raise RuntimeError("the disk filled up halfway")
+
+    monkeypatch.setattr(summary, "refresh", halfway)
+    asyncio.run(store.save(tracker))
+    assert len(rows(store, "s3")) == 4 and "could not update the conversation summary" in caplog.text
+    with store.engine.connect() as c:
+        assert c.execute(sa.text("SELECT count(*) FROM conversation_intents")).scalar() == 0
+    store.engine.dispose()
+
+
+def test_trackers_loaded_from_the_store_save_each_event_once(tmp_path):
+    store = RedactingTrackerStore(domain=Domain.empty(), host=f"sqlite:///{tmp_path / 'store.db'}")
+    first = DialogueStateTracker.from_events(
+        "s4", [ActionExecuted("action_listen"), UserUttered("hi", {"name": "greet", "confidence": 0.9})], slots=[]
+    )
+    asyncio.run(store.save(first))
+    for turn in range(3):
+        loaded = asyncio.run(store.retrieve("s4"))
+        loaded.update(BotUttered(f"answer {turn}"))
+        asyncio.run(store.save(loaded))
+        asyncio.run(store.save(loaded))  # saved twice: nothing new the second time
+        loaded.update(UserUttered(f"question {turn}", {"name": "naloxone", "confidence": 0.9}))
+        asyncio.run(store.save(loaded))
+    texts = [row.get("text") for row in rows(store, "s4") if row["event"] in ("user", "bot")]
+    assert texts == ["hi"] + [t for turn in range(3) for t in (f"answer {turn}", f"question {turn}")]
+    store.engine.dispose()
