@@ -18,6 +18,7 @@ from collections import Counter
 import pytest
 
 from bot.evaluation import report, sets
+from bot.evaluation.scoring import score
 from bot.nlp.crisis_matcher import CRISIS_PRIORITY, SAFETY_CHECK
 from bot.nlu_data import intent_examples
 from bot.stack import latest_model
@@ -108,3 +109,19 @@ def test_unrelated_messages_are_out_of_scope_and_never_a_crisis(suite):
 
 def test_everyday_messages_by_other_people_are_almost_never_a_crisis(evaluation):
     assert evaluation.everyday["crisis"] <= EVERYDAY_AS_CRISIS, evaluation.everyday_misses
+
+
+def test_a_second_reader_agrees_with_the_fifth_sets_labels():
+    """The bar (macro-F1 0.95) is only fair if careful readers agree on the labels. A second
+    reader labelled the fifth set's paraphrases without seeing its labels
+    (tests/nlu/fifth/second_reader.tsv); where they agree this well, what the classifier
+    misses is the classifier's doing, not an ambiguous set."""
+    lines = (sets.FIFTH / "second_reader.tsv").read_text(encoding="utf-8").splitlines()
+    second = dict(line.split("\t") for line in lines if line and not line.startswith("#"))
+    pairs = intent_examples(sets.FIFTH_SUITE.paraphrases)
+    assert set(second) == {text for text, _ in pairs}
+    agreement = score([t for t, _ in pairs], [i for _, i in pairs], [second[t] for t, _ in pairs])
+    print(
+        f"\nsecond reader against the fifth set's labels: macro-F1 {agreement.macro_f1:.3f}, worst {agreement.worst(3)}"
+    )
+    assert agreement.macro_f1 >= 0.98
