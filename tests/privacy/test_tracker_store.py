@@ -106,18 +106,22 @@ def test_store_redacts_text_entities_slots_and_echoes_but_not_the_live_tracker(t
     store.engine.dispose()
 
 
-def test_a_failing_summary_never_loses_the_turn(tmp_path, monkeypatch, caplog):
-    store = RedactingTrackerStore(domain=Domain.empty(), host=f"sqlite:///{tmp_path / 'store.db'}")
-    tracker = DialogueStateTracker.from_events(
-        "s2",
+def one_turn(sender, text, intent, answer):
+    return DialogueStateTracker.from_events(
+        sender,
         [
             ActionExecuted("action_listen"),
-            UserUttered("i took too much", {"name": "crisis_overdose", "confidence": 0.9}),
-            BotUttered("Call 999 now."),
+            UserUttered(text, {"name": intent, "confidence": 0.9}),
+            BotUttered(answer),
             ActionExecuted("action_listen"),
         ],
         slots=[],
     )
+
+
+def test_a_failing_summary_never_loses_the_turn(tmp_path, monkeypatch, caplog):
+    store = RedactingTrackerStore(domain=Domain.empty(), host=f"sqlite:///{tmp_path / 'store.db'}")
+    tracker = one_turn("s2", "i took too much", "crisis_overdose", "Call 999 now.")
 
     def broken(connection, sender_id):
         raise RuntimeError("summary table missing")
@@ -141,16 +145,7 @@ def test_a_failing_summary_never_loses_the_turn(tmp_path, monkeypatch, caplog):
 
 def test_a_summary_failing_halfway_is_undone_and_the_turn_kept(tmp_path, monkeypatch, caplog):
     store = RedactingTrackerStore(domain=Domain.empty(), host=f"sqlite:///{tmp_path / 'store.db'}")
-    tracker = DialogueStateTracker.from_events(
-        "s3",
-        [
-            ActionExecuted("action_listen"),
-            UserUttered("what is naloxone", {"name": "naloxone", "confidence": 0.9}),
-            BotUttered("Naloxone reverses an opioid overdose."),
-            ActionExecuted("action_listen"),
-        ],
-        slots=[],
-    )
+    tracker = one_turn("s3", "what is naloxone", "naloxone", "Naloxone reverses an opioid overdose.")
 
     def halfway(connection, sender_id):
         connection.execute(sa.insert(summary.INTENTS).values(sender_id=sender_id, intent="half", count=1))
