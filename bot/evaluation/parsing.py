@@ -11,11 +11,13 @@ from bot.nlp.crisis_matcher import SAFETY_CHECK
 
 
 def quiet_logging() -> None:
-    """Rasa logs every parse at debug level through structlog: keep evaluation output readable."""
+    """Rasa logs every parse at debug level through structlog: keep evaluation output readable.
+    Rasa's repeated-log filter stays off: it would attach itself to whatever handlers the
+    caller has (pytest's capture handler among them) and drop the second identical warning."""
     from rasa.utils.common import configure_logging_and_warnings
     from rasa.utils.log_utils import configure_structlog
 
-    configure_logging_and_warnings(logging.WARNING)
+    configure_logging_and_warnings(logging.WARNING, filter_repeated_logs=False)
     configure_structlog(logging.WARNING)
 
 
