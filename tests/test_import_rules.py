@@ -49,6 +49,7 @@ FORBIDDEN: Dict[str, Tuple[str, ...]] = {
         "bot.nlp.components",
         "bot.nlp.intent_classifier",
         "bot.nlp.static_embeddings",
+        "bot.nlp.sentence_encoder",
         "bot.nlp.build",
         "bot.cli",
         "bot.stack",

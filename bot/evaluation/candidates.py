@@ -32,6 +32,7 @@ SPARSE: List[dict] = [
     {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 2, "max_ngram": 4, "max_features": 8000},
 ]
 WORDLLAMA: List[dict] = [{"name": "bot.nlp.static_embeddings.StaticEmbeddingFeaturizer"}]
+MINILM: List[dict] = [{"name": "bot.nlp.sentence_encoder.SentenceEncoderFeaturizer", "scale": 2.0}]
 DIET = {
     "name": "DIETClassifier",
     "epochs": 60,
@@ -47,8 +48,10 @@ CANDIDATES: Dict[str, List[dict]] = {
     "Rasa LogisticRegressionClassifier, sparse n-grams": SPARSE
     + [{"name": "LogisticRegressionClassifier", "max_iter": 1000}],
     "linear: TF-IDF char 1-4 + word 1-2, C=10": [LINEAR],
-    "linear + wordllama sentence vectors, C=10 (shipped)": WORDLLAMA + [LINEAR],
+    "linear + wordllama sentence vectors, C=10 (before)": WORDLLAMA + [LINEAR],
     "linear + wordllama, C=30": WORDLLAMA + [dict(LINEAR, C=30.0)],
+    "linear + MiniLM sentence encoder, C=10": MINILM + [LINEAR],
+    "linear + wordllama + MiniLM, C=10 (shipped)": WORDLLAMA + MINILM + [LINEAR],
 }
 
 
