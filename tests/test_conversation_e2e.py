@@ -47,6 +47,17 @@ def test_crisis_gets_human_contacts_in_the_first_reply(chat, intent, region):
     assert_has_contacts(replies[0]["text"], region)
 
 
+@pytest.mark.parametrize("region", ["uk", "us"])
+def test_the_safety_check_is_asked_when_the_widget_sends_a_region(chat, region):
+    # the parse the crisis safety net gives a weak but real crisis guess, sent as Rasa's
+    # intent payload so the dialogue is tested whatever the classifier makes of a text
+    payload = '/nlu_fallback{"safety_check": "true", "region": "%s"}' % region
+    replies = chat(payload, region=region)
+    assert replies and replies[0]["text"].strip() in response_texts("utter_safety_check")
+    c = contacts.for_region(region)
+    assert c["emergency"]["number"] in replies[0]["text"]
+
+
 def test_crisis_wins_even_inside_a_topic_question(chat):
     replies = chat("what are the withdrawal symptoms? also my mate is not breathing after a hit")
     assert_has_contacts(replies[0]["text"], "uk")

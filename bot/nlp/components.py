@@ -99,7 +99,7 @@ class CrisisSafetyNet(GraphComponent):
     def get_default_config() -> Dict[Text, Any]:
         return {
             "patterns_file": "data/crisis_patterns.yml",
-            "confident_crisis": 0.65,
+            "confident_crisis": 0.8,
             "confident_min_words": 2,
             "language_floor": 0.2,
             "safety_check_floor": 0.3,
@@ -206,7 +206,11 @@ class CrisisSafetyNet(GraphComponent):
         )
         if (message.get(INTENT) or {}).get("name") != FALLBACK_INTENT:
             self._demote(message, float((message.get(INTENT) or {}).get("confidence") or 0.0))
-        entities = list(message.get(ENTITIES, []))
+        # Rasa's rules match a turn's entities exactly: with "methadone" or "my son" beside it,
+        # the safety-check rule did not fire and the visitor got "sorry, I didn't understand".
+        # A safety check is about the person, not the topic, so only the region stays (it
+        # does not influence the conversation, domain.yml).
+        entities = [e for e in message.get(ENTITIES, []) if e.get("entity") == "region"]
         entities.append(
             {"entity": SAFETY_CHECK, "value": "true", "start": 0, "end": 0, "extractor": self.__class__.__name__}
         )

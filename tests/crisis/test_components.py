@@ -319,6 +319,20 @@ def test_a_weak_crisis_guess_without_crisis_language_asks_the_safety_check(net, 
     assert why["safety_check"] and why["classifier"] == "crisis_suicidal"
 
 
+def test_the_safety_check_keeps_only_the_region_so_its_rule_matches(net, model):
+    message = classified("my lad has the done bottle, wont talk", {"crisis_medical": WEAK, "out_of_scope": 0.1})
+    message.set(
+        ENTITIES,
+        [
+            {"entity": "medication", "value": "methadone", "start": 12, "end": 16},
+            {"entity": "family_member", "value": "child", "start": 3, "end": 6},
+            {"entity": "region", "value": "us", "start": 0, "end": 0},
+        ],
+    )
+    message = run(net, model, message)
+    assert sorted(e["entity"] for e in message.get(ENTITIES)) == ["region", SAFETY_CHECK]
+
+
 def test_a_crisis_guess_second_to_small_talk_asks_the_safety_check(net, model):
     message = run(
         net,
