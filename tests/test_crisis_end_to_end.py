@@ -81,14 +81,13 @@ def test_every_main_crisis_example_gets_the_crisis_reply_or_the_safety_check_fir
 # Crisis examples of each unseen suite whose first reply may lack the numbers: the bar is
 # none. Before the round-6 crisis rules (2026-11-23, fifth session) the fresh suite had 3 of
 # 177, the fourth 1 of 154 and the fifth 1 of 168 answered as a topic; those sets were
-# then used as working sets, and all three reach none.
-WITHOUT_NUMBERS_AT_MOST = {"blind": 0, "fresh": 0, "fourth": 0, "fifth": 0}
+# then used as working sets, and all three reach none. The sixth (2026-11-24) had 3 of 221
+# before the round-8 rules its errors chose.
+WITHOUT_NUMBERS_AT_MOST = {"blind": 0, "fresh": 0, "fourth": 0, "fifth": 0, "sixth": 0}
 
 
 @pytest.mark.parametrize("region", ["uk", "us"])
-@pytest.mark.parametrize(
-    "suite", [sets.BLIND_SUITE, sets.FRESH_SUITE, sets.FOURTH_SUITE, sets.FIFTH_SUITE], ids=lambda s: s.name
-)
+@pytest.mark.parametrize("suite", [s for s in sets.SUITES if s is not sets.MAIN], ids=lambda s: s.name)
 def test_every_unseen_crisis_example_gets_the_numbers_first(chat, actions_down, region, suite):
     examples = crisis_examples(suite)
     assert len(examples) >= 60
