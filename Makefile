@@ -17,7 +17,7 @@ SPACY_MODEL := build/spacy_model/meta.json
 MODEL := models/detox.tar.gz
 # facts.yml is an input because each of its topics becomes an intent and a rule
 # (bot/topic_importer.py); Rasa's own fingerprint skips retraining when only its text changed.
-TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -not -name contacts.yml -not -name crisis_patterns.yml) $(SPACY_MODEL) bot/topic_importer.py bot/nlp/components.py bot/nlp/crisis_matcher.py bot/nlp/intent_classifier.py bot/nlp/static_embeddings.py bot/nlp/sentence_encoder.py
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -not -name contacts.yml -not -name crisis_patterns.yml) $(SPACY_MODEL) bot/topic_importer.py bot/nlp/components.py bot/nlp/crisis_matcher.py bot/nlp/intent_classifier.py bot/nlp/static_embeddings.py bot/nlp/sentence_encoder.py bot/nlp/pretrained.py
 
 .PHONY: help setup system-deps nlp train run chat lint test test-fast validate evaluate compare bench soak lock audit clean
 

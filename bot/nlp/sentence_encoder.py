@@ -20,15 +20,14 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence, Text
 
 import numpy as np
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.special import erf
+
+from bot.nlp.pretrained import PretrainedFeaturizer
 
 PACKAGE = "all_minilm_l6_v2"
 DIMENSION = 384
@@ -159,7 +158,7 @@ _training_vectors: Dict[str, np.ndarray] = {}
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
-class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
+class SentenceEncoderFeaturizer(PretrainedFeaturizer):
     """The encoder's sentence vector as a dense sentence feature, times `scale` (how much it
     weighs against the other features of a linear classifier). No sequence features: no
     component of ours reads them, and computing them would mean aligning word pieces with
@@ -170,22 +169,8 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         return {**DenseFeaturizer.get_default_config(), "scale": 1.0}
 
     def __init__(self, config: Dict[Text, Any], name: Text) -> None:
-        super().__init__(name, {**self.get_default_config(), **config})
+        super().__init__(config, name)
         self._encoder = shared_encoder()
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> SentenceEncoderFeaturizer:
-        return cls(config, execution_context.node_name)
-
-    @classmethod
-    def validate_config(cls, config: Dict[Text, Any]) -> None:
-        pass
 
     def _add(self, messages: List[Message], vectors: np.ndarray) -> None:
         for message, vector in zip(messages, vectors):

@@ -22,16 +22,15 @@ from pathlib import Path
 from typing import Any, Dict, List, Text, Tuple, Type
 
 import numpy as np
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlp.pretrained import PretrainedFeaturizer
 
 
 def wordllama_files(name: str = "l2_supercat", dim: int = 256) -> Tuple[Path, Path]:
@@ -54,7 +53,7 @@ def load_vectors(name: str, dim: int):
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
-class StaticEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
+class StaticEmbeddingFeaturizer(PretrainedFeaturizer):
     @classmethod
     def required_components(cls) -> List[Type]:
         return [Tokenizer]
@@ -64,22 +63,8 @@ class StaticEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         return {**DenseFeaturizer.get_default_config(), "vectors": "l2_supercat", "dimensions": 256}
 
     def __init__(self, config: Dict[Text, Any], name: Text) -> None:
-        super().__init__(name, {**self.get_default_config(), **config})
+        super().__init__(config, name)
         self._matrix, self._subwords = load_vectors(self._config["vectors"], self._config["dimensions"])
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> StaticEmbeddingFeaturizer:
-        return cls(config, execution_context.node_name)
-
-    @classmethod
-    def validate_config(cls, config: Dict[Text, Any]) -> None:
-        pass
 
     def _mean_vector(self, text: str) -> np.ndarray:
         ids = self._subwords.encode(text.lower(), add_special_tokens=False).ids
