@@ -9,12 +9,13 @@ classifier beside the n-grams and the trained examples, not the classifier."""
 from __future__ import annotations
 
 import importlib.util
+import time
 
 import numpy as np
 import pytest
 
 from bot.nlp import sentence_encoder
-from bot.nlp.sentence_encoder import DIMENSION, EncoderMissing, shared_encoder
+from bot.nlp.sentence_encoder import DIMENSION, EncoderMissing, SentenceEncoder, model_zip, shared_encoder
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +56,19 @@ def test_without_the_wheel_the_error_says_how_to_install_it(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(EncoderMissing, match="requirements-nodeps.txt"):
         sentence_encoder.model_zip()
+
+
+def test_the_onnx_graph_computes_what_the_numpy_layers_compute():
+    """onnxruntime runs the encoder in production; the numpy forward pass says what the
+    model is. Same vectors, and the times of both are printed (-s) as the reason for the
+    graph."""
+    encoder = SentenceEncoder(model_zip(), keep_reference=True)
+    texts = ["hi", "", "my partner took his methadone twice and now hes snoring weird", "dopesick " * 300]
+    assert np.allclose(encoder.encode(texts), encoder.encode_with_numpy(texts), atol=1e-5)
+    message = ["how long does the rattle last off subs compared to gear"]
+    for name, encode in (("onnxruntime", encoder.encode), ("numpy", encoder.encode_with_numpy)):
+        encode(message)
+        start = time.perf_counter()
+        for _ in range(50):
+            encode(message)
+        print(f"\nsentence encoder, one message, {name}: {(time.perf_counter() - start) / 50 * 1000:.1f} ms")
