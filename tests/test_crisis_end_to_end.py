@@ -3,9 +3,9 @@ action server stopped. The first message the bot sends must carry the region's e
 number and a crisis or poison line (PRODUCT.md, rule 1).
 
 The main suite (tests/nlu/paraphrases.yml, tests/crisis/implied.yml) must get the crisis
-reply itself, or for a weak classifier guess the safety check. The blind and fresh suites
-(tests/nlu/blind/, tests/nlu/fresh/) were written
-by people who saw neither the training data nor the rules: there every message should still
+reply itself, or for a weak classifier guess the safety check. The other suites
+(tests/nlu/blind/, fresh/, fourth/, fifth/, sixth/) were written by people who saw neither
+the training data nor the rules: there every message should still
 get the numbers first (the safety-check, fallback and out-of-scope replies carry them too),
 and the share that got the crisis reply itself is printed. Numbers come from data/contacts.yml, replies from domain.yml.
 """

@@ -34,6 +34,9 @@ from bot.settings import REGIONS
 logger = logging.getLogger(__name__)
 
 FALLBACK_INTENT = "nlu_fallback"
+# the widget's metadata key and the entity RegionFromMetadata sets from it; a safety-check
+# turn keeps this entity and no other
+REGION = "region"
 
 
 def facts_topics() -> List[str]:
@@ -57,11 +60,11 @@ class RegionFromMetadata(GraphComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             metadata = message.get("metadata") or {}
-            region = str(metadata.get("region", "")).lower() if isinstance(metadata, dict) else ""
+            region = str(metadata.get(REGION, "")).lower() if isinstance(metadata, dict) else ""
             if region in REGIONS:
                 entities = list(message.get(ENTITIES, []))
                 entities.append(
-                    {"entity": "region", "value": region, "start": 0, "end": 0, "extractor": self.__class__.__name__}
+                    {"entity": REGION, "value": region, "start": 0, "end": 0, "extractor": self.__class__.__name__}
                 )
                 message.set(ENTITIES, entities, add_to_output=True)
         return messages
@@ -210,7 +213,7 @@ class CrisisSafetyNet(GraphComponent):
         # the safety-check rule did not fire and the visitor got "sorry, I didn't understand".
         # A safety check is about the person, not the topic, so only the region stays (it
         # does not influence the conversation, domain.yml).
-        entities = [e for e in message.get(ENTITIES, []) if e.get("entity") == "region"]
+        entities = [e for e in message.get(ENTITIES, []) if e.get("entity") == REGION]
         entities.append(
             {"entity": SAFETY_CHECK, "value": "true", "start": 0, "end": 0, "extractor": self.__class__.__name__}
         )
